@@ -121,3 +121,25 @@ def load_image(image: str, hosts: tuple[str, ...], name: str) -> None:
     """Copy a local IMAGE into lab HOSTS (all when none given), without a registry."""
     loaded = asyncio.run(lab_ops.load_image(name, image, list(hosts)))
     click.echo(f"{image} loaded on {', '.join(loaded)}")
+
+
+@lab.command(name="ssh", context_settings={"ignore_unknown_options": True})
+@click.argument("host")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@name_option
+def ssh(host: str, command: tuple[str, ...], name: str) -> None:
+    """Open a shell on a lab HOST, or run COMMAND there (OpenSSH, the lab's key and known_hosts)."""
+    import os
+
+    argv = asyncio.run(lab_ops.ssh_argv(name, host, list(command)))
+    os.execvp(argv[0], argv)
+
+
+@lab.command()
+@name_option
+@click.option("--role", type=click.Choice(["node", "lb"]), help="Only hosts of this role.")
+def addresses(name: str, role: str | None) -> None:
+    """Print the lab's host addresses, one a line (for scripts)."""
+    for item in asyncio.run(lab_ops.require_lab(name)):
+        if role is None or item.host.role == role:
+            click.echo(item.host.address)

@@ -143,3 +143,16 @@ def load_image_pipeline(image: str, container: str) -> tuple[list[str], list[str
         ["docker", "save", image],
         ["docker", "exec", "--interactive", container, "docker", "load", "--quiet"],
     )
+
+
+def openssh(address: str, private_key: str, known_hosts: str, command: list[str]) -> list[str]:
+    argv = [
+        "ssh", "-i", private_key,
+        "-o", f"UserKnownHostsFile={known_hosts}",
+        "-o", "StrictHostKeyChecking=yes",
+        "-o", "IdentitiesOnly=yes",
+        "-o", "LogLevel=ERROR",
+        f"root@{address}",
+    ]  # fmt: skip
+    # After the destination, ssh takes every word as the remote command: no "--" needed.
+    return argv + command

@@ -413,3 +413,12 @@ async def load_image(lab: str, image: str, host_names: list[str]) -> list[str]:
     await asyncio.gather(*(pipe(*commands.load_image_pipeline(image, t.host.container))
                            for t in targets))  # fmt: skip
     return [t.host.name for t in targets]
+
+
+async def ssh_argv(lab: str, host_name: str, command: list[str]) -> list[str]:
+    """OpenSSH argv reaching a lab host with the lab's key, checking its host key."""
+    item = _find(await require_lab(lab), host_name, lab)
+    paths = LabPaths.of(lab)
+    return commands.openssh(
+        item.host.address, str(paths.private_key), str(paths.known_hosts), command
+    )
