@@ -1,0 +1,139 @@
+"""Fast YAML/JSON reading with Ansible's rules: duplicate keys warn, !unsafe/!vault, file:line errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable
+from typing import Any
+
+import yaml
+
+from orchestr.errors import Location, ParseError
+from orchestr.inventory.values import UnsafeText, VaultText
+
+# libyaml does the scanning in C; construction stays in Python so our hooks still apply.
+_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _InventoryLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """Safe loader that records duplicate keys (Ansible 2.19 warns and keeps the last)."""
+
+    def __init__(self, stream: str, path: str) -> None:
+        super().__init__(stream)
+        self.path = path
+        self.warnings: list[str] = []
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        mapping = super().construct_mapping(node, deep=deep)
+        if len(mapping) != len(node.value):
+            # Only pay for the duplicate scan when the mapping lost keys.
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if isinstance(key, Hashable) and key in seen:
+                    mark = key_node.start_mark
+                    where = Location(self.path, mark.line + 1, mark.column + 1)
+                    self.warnings.append(
+                        f"{where}: Found duplicate mapping key {key!r}. Using last defined value only."
+                    )
+                seen.add(key)
+        return mapping
+
+
+def _construct_unsafe(loader: _InventoryLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return UnsafeText(loader.construct_scalar(node))
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct_unsafe(loader, child) for child in node.value]
+    return {
+        loader.construct_object(k, deep=True): _construct_unsafe(loader, v) for k, v in node.value
+    }
+
+
+def _construct_vault(loader: _InventoryLoader, node: yaml.Node) -> Any:
+    return VaultText(loader.construct_scalar(node))
+
+
+_InventoryLoader.add_constructor("!unsafe", _construct_unsafe)
+_InventoryLoader.add_constructor("!vault", _construct_vault)
+_InventoryLoader.add_constructor("!vault-encrypted", _construct_vault)
+
+
+def _error_location(path: str, error: yaml.YAMLError) -> Location:
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    if mark is None:
+        return Location(path)
+    return Location(path, mark.line + 1, mark.column + 1)
+
+
+def load_yaml_text(text: str, path: str) -> tuple[Any, list[str]]:
+    """Parse one YAML document; returns (data, warnings); ParseError with file:line on bad YAML."""
+    loader = _InventoryLoader(text, path)
+    try:
+        data = loader.get_single_data()
+    except yaml.YAMLError as error:
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ParseError(
+            f"invalid YAML: {problem}",
+            hint="check indentation and quoting near that line",
+            location=_error_location(path, error),
+        ) from None
+    except (TypeError, ValueError, RecursionError) as error:
+        raise ParseError(f"invalid YAML: {error}", location=Location(path)) from None
+    finally:
+        loader.dispose()
+    return data, loader.warnings
+
+
+def load_data_text(text: str, path: str) -> tuple[Any, list[str]]:
+    """JSON first, then YAML, as Ansible's data loader does for every vars or inventory file."""
+    try:
+        return json.loads(text), []
+    except ValueError:
+        return load_yaml_text(text, path)
+
+
+def read_text(path: str) -> str:
+    """A file's text, or a ParseError naming the file."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except UnicodeDecodeError as error:
+        raise ParseError(
+            f"file is not valid UTF-8 (byte {error.start})", location=Location(path)
+        ) from None
+    except OSError as error:
+        raise ParseError(
+            f"cannot read file: {error.strerror or error}", location=Location(path)
+        ) from None
+
+
+def locate_key(text: str, path: str, keys: list[Any]) -> Location:
+    """Line of the mapping key reached by following `keys` from the top; used only on errors."""
+    try:
+        node = yaml.compose(text, Loader=_BaseLoader)
+    except yaml.YAMLError:
+        return Location(path)
+    found = node
+    for index, wanted in enumerate(keys):
+        if not isinstance(found, yaml.MappingNode):
+            break
+        for key_node, value_node in found.value:
+            if isinstance(key_node, yaml.ScalarNode) and _same_key(key_node, wanted):
+                found = key_node if index == len(keys) - 1 else value_node
+                break
+        else:
+            break
+    if found is None:
+        return Location(path)
+    return Location(path, found.start_mark.line + 1, found.start_mark.column + 1)
+
+
+def _same_key(node: yaml.ScalarNode, wanted: Any) -> bool:
+    if isinstance(wanted, str):
+        return node.value == wanted
+    if wanted is None:
+        return node.value in ("", "~", "null", "Null", "NULL")
+    if isinstance(wanted, bool):
+        return node.value.lower() in (("true", "yes", "on") if wanted else ("false", "no", "off"))
+    return node.value == str(wanted)
