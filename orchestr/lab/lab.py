@@ -27,6 +27,7 @@ from orchestr.lab.model import (
     NETWORK_NAME,
     LabHost,
     check_lab_name,
+    check_shape,
     known_hosts_text,
     plan_hosts,
     volume_name,
@@ -198,6 +199,7 @@ async def _ensure_network() -> None:
 async def up(lab: str, nodes: int, lb: bool, say: Say) -> list[LabHost]:
     """Bring the lab to the requested shape: add, remove, recreate or restart hosts; idempotent."""
     check_lab_name(lab)
+    check_shape(nodes, lb)
     await require_dockerd()
     everything = await observe(None)
     mine = [o for o in everything if o.host.lab == lab]

@@ -84,6 +84,19 @@ def zone_for(name: str, role: str) -> str:
     return ZONES[index % len(ZONES)]
 
 
+def check_shape(nodes: int, lb: bool) -> None:
+    """Refuse an impossible lab before anything is looked at or touched."""
+    if nodes < 1:
+        raise OptionsError(f"--hosts must be at least 1, got {nodes}")
+    room = len(usable_addresses())
+    wanted = nodes + (1 if lb else 0)
+    if wanted > room:
+        raise OptionsError(
+            f"{wanted} hosts do not fit in {LAB_SUBNET}: there is room for {room}",
+            hint=f"ask for at most {room - (1 if lb else 0)} hosts",
+        )
+
+
 def plan_hosts(
     lab: str,
     nodes: int,
@@ -97,8 +110,7 @@ def plan_hosts(
     for its whole life. `taken` holds addresses used by anything else on the lab network (other
     labs); new hosts get the lowest free addresses.
     """
-    if nodes < 1:
-        raise OptionsError(f"--hosts must be at least 1, got {nodes}")
+    check_shape(nodes, lb)
     wanted = wanted_host_names(nodes, lb)
     used = set(taken) | {existing[name] for name, _ in wanted if name in existing}
     free = [a for a in usable_addresses() if a not in used]
