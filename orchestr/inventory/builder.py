@@ -18,11 +18,6 @@ class InventoryRuleError(ValueError):
     """A change Ansible refuses (cycle, unknown group...); the parser adds the location."""
 
 
-def safe_group_name(name: str) -> str:
-    """Replace characters Ansible's INI parser replaces in group names (it forces the transform)."""
-    return _INVALID_NAME_CHARS.sub("_", name)
-
-
 @dataclass
 class GroupState:
     name: str

@@ -80,14 +80,14 @@ def _run(
     as_yaml: bool,
     group: str | None,
 ) -> str:
-    dump = dump_yaml if as_yaml else dump_json
     if host is not None:
         # Like ansible-inventory, --host is a pattern that must name exactly one host.
         selected = inventory.select(host)
         _warn(selected.warnings)
         if len(selected) != 1:
             raise OptionsError("You must pass a single valid host to --host parameter")
-        return dump(dict(selected[0].vars))
+        host_vars = dict(selected[0].vars)
+        return dump_yaml(host_vars) if as_yaml else dump_json(host_vars, markers=False)
 
     available = None
     if limit is not None:

@@ -10,8 +10,9 @@ from typing import Any
 
 from orchestr.errors import Location, ParseError
 from orchestr.inventory.addresses import AddressError, parse_address
-from orchestr.inventory.builder import InventoryBuilder, InventoryRuleError, safe_group_name
+from orchestr.inventory.builder import InventoryBuilder, InventoryRuleError
 from orchestr.inventory.ranges import RangeError, expand_host_range, has_range
+from orchestr.inventory.values import UnsafeText
 
 _SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$")
 _GROUP_NAME = re.compile(r"^([^:\]\s]+)\s*(?:#.*)?$")
@@ -47,7 +48,8 @@ def _coerce(value: Any) -> Any:
     if isinstance(value, complex):
         return str(value)
     if isinstance(value, bytes):
-        return value.decode("utf-8", "surrogateescape")
+        # Ansible decodes bytes without marking them trusted, so they print as !unsafe.
+        return UnsafeText(value.decode("utf-8", "surrogateescape"))
     return value
 
 
@@ -92,7 +94,8 @@ def _parse_lines(
 
         section = _SECTION.match(line)
         if section:
-            group = safe_group_name(section.group(1))
+            # Ansible 2.19 keeps odd group names (it only warns), INI included.
+            group = section.group(1)
             state = section.group(2) or "hosts"
             if state not in ("hosts", "children", "vars"):
                 raise _LineError(f"Section [{section.group(1)}:{state}] has unknown type: {state}")

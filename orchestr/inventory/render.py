@@ -82,8 +82,8 @@ def yaml_list_data(
     return visit("all")
 
 
-def dump_json(data: Any) -> str:
-    return dumps_like_ansible(data)
+def dump_json(data: Any, markers: bool = True) -> str:
+    return dumps_like_ansible(data, markers)
 
 
 class _Dumper(yaml.SafeDumper):

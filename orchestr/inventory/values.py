@@ -21,6 +21,8 @@ class VaultText(str):
 
 
 class _AnsibleLegacyEncoder(json.JSONEncoder):
+    markers = True
+
     """Renders values like ansible-inventory's 'inventory_legacy' JSON profile."""
 
     def default(self, o: Any) -> Any:
@@ -33,7 +35,12 @@ class _AnsibleLegacyEncoder(json.JSONEncoder):
         return super().default(o)
 
     def encode(self, o: Any) -> str:
-        return super().encode(_mark_special(o))
+        return super().encode(_mark_special(o) if self.markers else o)
+
+
+class _PlainEncoder(_AnsibleLegacyEncoder):
+    # `ansible-inventory --host` prints !unsafe and !vault strings as plain text.
+    markers = False
 
 
 def _mark_special(value: Any) -> Any:
@@ -50,6 +57,8 @@ def _mark_special(value: Any) -> Any:
     return value
 
 
-def dumps_like_ansible(data: Any) -> str:
-    """JSON text as ansible-inventory prints it: indent 4, sorted keys, UTF-8 kept."""
-    return json.dumps(data, cls=_AnsibleLegacyEncoder, sort_keys=True, indent=4, ensure_ascii=False)
+def dumps_like_ansible(data: Any, markers: bool = True) -> str:
+    """JSON text as ansible-inventory prints it: indent 4, sorted keys, UTF-8 kept; `markers`
+    writes !unsafe/!vault strings as Ansible's marker objects, as --list does."""
+    encoder = _AnsibleLegacyEncoder if markers else _PlainEncoder
+    return json.dumps(data, cls=encoder, sort_keys=True, indent=4, ensure_ascii=False)
