@@ -1,0 +1,1 @@
+"""The bare asyncssh floor the other contenders are compared with."""
