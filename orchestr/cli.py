@@ -16,6 +16,7 @@ from orchestr.errors import EXIT_BAD_OPTIONS, EXIT_INTERRUPTED, EXIT_UNEXPECTED,
 SUBCOMMANDS = {
     "lab": "orchestr.lab.cli:lab",
     "inventory": "orchestr.inventory.cli:inventory_command",
+    "exec": "orchestr.adhoc.cli:exec_command",
 }
 
 

@@ -32,14 +32,9 @@ from orchestr.lab.model import (
     plan_hosts,
     volume_name,
 )
-from orchestr.transport.ssh import (
-    CommandTimeout,
-    Credentials,
-    SSHSettings,
-    Unreachable,
-    connect,
-    run,
-)
+from orchestr.transport.base import CommandTimeout, Result, Unreachable
+from orchestr.transport.settings import ConnectionSettings
+from orchestr.transport.ssh import KeyCache, open_ssh
 
 Say = Callable[[str], None]
 READY_TIMEOUT = 90.0
@@ -187,6 +182,27 @@ def _write_lab_files(paths: LabPaths, lab: str, hosts: list[LabHost]) -> None:
             shutil.rmtree(stale)
 
 
+def ssh_settings(lab: str, host: LabHost) -> ConnectionSettings:
+    paths = LabPaths.of(lab)
+    return ConnectionSettings(
+        name=host.name,
+        address=host.address,
+        user="root",
+        key_files=(str(paths.private_key),),
+        known_hosts_files=(str(paths.known_hosts),),
+        host_key_policy="strict",
+    )
+
+
+async def lab_run(lab: str, host: LabHost, keys: KeyCache, command: str, timeout: float) -> Result:
+    """One command on a lab host over its own short-lived connection (readiness, status)."""
+    conn = await open_ssh(ssh_settings(lab, host), keys, timeout=timeout)
+    try:
+        return await conn.run(command, timeout=timeout)
+    finally:
+        await conn.close()
+
+
 # ---------------------------------------------------------------- up / down
 
 
@@ -239,17 +255,14 @@ async def up(lab: str, nodes: int, lb: bool, say: Say) -> list[LabHost]:
 
 async def wait_ready(lab: str, hosts: list[LabHost], timeout: float) -> None:
     """Return once every host answers `docker info` over SSH, checking its host key."""
-    paths = LabPaths.of(lab)
-    credentials = Credentials.from_files(str(paths.private_key), str(paths.known_hosts))
+    keys = KeyCache()
     deadline = time.monotonic() + timeout
 
     async def ready(host: LabHost) -> None:
         last = "no answer yet"
         while time.monotonic() < deadline:
             try:
-                conn = await connect(SSHSettings(host.address), credentials, timeout=3)
-                async with conn:
-                    result = await run(conn, "docker info --format '{{.ID}}'", timeout=5)
+                result = await lab_run(lab, host, keys, "docker info --format '{{.ID}}'", 3)
                 if result.ok:
                     return
                 last = result.stderr.strip() or f"docker info exited {result.rc}"
@@ -310,8 +323,7 @@ class HostStatus:
 
 async def status(lab: str, timeout: float = 3.0) -> list[HostStatus]:
     observed = await require_lab(lab)
-    paths = LabPaths.of(lab)
-    credentials = Credentials.from_files(str(paths.private_key), str(paths.known_hosts))
+    keys = KeyCache()
 
     async def probe(item: Observed) -> HostStatus:
         host = item.host
@@ -320,12 +332,10 @@ async def status(lab: str, timeout: float = 3.0) -> list[HostStatus]:
         detail = ""
         if item.state == "running":
             try:
-                conn = await connect(SSHSettings(host.address), credentials, timeout=timeout)
+                result = await lab_run(
+                    lab, host, keys, "docker info --format '{{.ContainersRunning}}'", timeout
+                )
                 ssh_ok = True
-                async with conn:
-                    result = await run(
-                        conn, "docker info --format '{{.ContainersRunning}}'", timeout=timeout
-                    )
                 docker_ok = result.ok
                 containers = int(result.stdout.strip()) if result.ok else None
                 detail = "" if result.ok else result.stderr.strip()

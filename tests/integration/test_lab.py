@@ -10,7 +10,10 @@ import urllib.request
 
 import pytest
 
-from orchestr.transport.ssh import Credentials, SSHSettings, Unreachable, connect, run
+from orchestr.lab.lab import lab_run
+from orchestr.lab.model import LabHost
+from orchestr.transport.base import Unreachable
+from orchestr.transport.ssh import KeyCache
 from tests.integration.conftest import BIN, ORCHESTR, Lab
 
 CONNECT_TIMEOUT = 2.0
@@ -18,10 +21,9 @@ CONNECT_TIMEOUT = 2.0
 
 async def _answers(lab: Lab, host: str, timeout: float = CONNECT_TIMEOUT) -> str:
     """Host name reported over SSH with strict host-key checking; raises Unreachable."""
-    credentials = Credentials.from_files(lab.private_key, lab.known_hosts)
-    conn = await connect(SSHSettings(lab.addresses[host]), credentials, timeout=timeout)
-    async with conn:
-        result = await run(conn, "hostname && docker info --format '{{.ID}}'", timeout=10)
+    target = LabHost(lab.name, host, "node", lab.addresses[host])
+    command = "hostname && docker info --format '{{.ID}}'"
+    result = await lab_run(lab.name, target, KeyCache(), command, timeout)
     assert result.ok, result.stderr
     return result.stdout.split()[0]
 
