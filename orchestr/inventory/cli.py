@@ -6,7 +6,8 @@ import click
 
 from orchestr.errors import OptionsError
 from orchestr.inventory.loader import load_inventory
-from orchestr.inventory.model import Inventory
+from orchestr.inventory.model import Host, Inventory, Selection
+from orchestr.inventory.patterns import PatternError
 from orchestr.inventory.render import (
     dump_json,
     dump_yaml,
@@ -105,8 +106,23 @@ def _run(
             return dump_yaml(yaml_list_data(inventory, available))
         return dump_json(list_data(inventory, available))
 
-    selected = inventory.select(hosts_pattern or "all", limit)
+    return list_hosts([h.name for h in hosts_to_target(inventory, hosts_pattern or "all", limit)])
+
+
+def hosts_to_target(inventory: Inventory, pattern: str, limit: str | None) -> list[Host]:
+    """Hosts for `ansible PATTERN -l LIMIT`, failing where the ansible CLI fails: a bad pattern
+    or an empty result only warn, unless a --limit was given (and the inventory has hosts)."""
+    try:
+        selected = inventory.select(pattern, limit)
+    except PatternError:
+        if limit is not None:
+            raise
+        selected = Selection([])
     _warn(selected.warnings)
     if not selected:
+        if limit is not None and inventory.hosts:
+            raise OptionsError(
+                "Specified inventory, host pattern and/or --limit leaves us with no hosts to target."
+            )
         _warn(["No hosts matched, nothing to do"])
-    return list_hosts([h.name for h in selected])
+    return list(selected)
