@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "lab": "orchestr.lab.cli:lab",
     "inventory": "orchestr.inventory.cli:inventory_command",
     "exec": "orchestr.adhoc.cli:exec_command",
+    "image": "orchestr.images.cli:image",
 }
 
 

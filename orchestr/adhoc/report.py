@@ -14,17 +14,18 @@ def status_of(outcome: Outcome) -> str:
         return "unreachable"
     if outcome.error is not None:
         return "failed"
-    assert isinstance(outcome.value, Result)
-    return "ok" if outcome.value.ok else "failed"
+    if isinstance(outcome.value, Result) and not outcome.value.ok:
+        return "failed"
+    return "ok"
 
 
 def human_block(outcome: Outcome) -> str:
     """As `ansible HOST -m shell` prints it: a header line, then the command's output."""
     status = status_of(outcome)
     if status == "unreachable":
-        return f"{outcome.host} | UNREACHABLE! => {_reason(outcome.error)}"
+        return f"{outcome.host} | UNREACHABLE! => {reason_of(outcome.error)}"
     if outcome.error is not None:
-        return f"{outcome.host} | FAILED! => {_reason(outcome.error)}"
+        return f"{outcome.host} | FAILED! => {reason_of(outcome.error)}"
     result = outcome.value
     assert isinstance(result, Result)
     label = "CHANGED" if result.ok else "FAILED"
@@ -39,11 +40,11 @@ def json_line(outcome: Outcome) -> str:
         result = outcome.value
         record.update(rc=result.rc, stdout=result.stdout, stderr=result.stderr)
     if outcome.error is not None:
-        record["msg"] = _reason(outcome.error)
+        record["msg"] = reason_of(outcome.error)
     return json.dumps(record)
 
 
-def _reason(error: Exception | None) -> str:
+def reason_of(error: Exception | None) -> str:
     return getattr(error, "one_line", lambda: str(error))()
 
 

@@ -21,7 +21,7 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 # orchestr itself needs nothing but sh and docker on a host.
 HOST_PACKAGES = (
     "openssh-server", "docker.io", "iptables", "iproute2", "procps", "curl", "haproxy",
-    "iputils-ping", "python3",
+    "iputils-ping", "sudo", "python3",
 )  # fmt: skip
 HOST_IMAGE_REPO = "orchestr-lab-host"
 DEMO_IMAGE = "orchestr-demo:1"

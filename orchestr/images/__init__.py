@@ -1,0 +1,1 @@
+"""Images reach hosts without a registry: `docker save` once, only missing layers sent, `docker load`."""
