@@ -121,7 +121,7 @@ def hosts_to_target(inventory: Inventory, pattern: str, limit: str | None) -> li
     _warn(selected.warnings)
     if not selected:
         if limit is not None and inventory.hosts:
-            raise OptionsError(
+            raise PatternError(
                 "Specified inventory, host pattern and/or --limit leaves us with no hosts to target."
             )
         _warn(["No hosts matched, nothing to do"])

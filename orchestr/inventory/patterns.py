@@ -8,7 +8,7 @@ import os
 import re
 from collections.abc import Iterable
 
-from orchestr.errors import OptionsError
+from orchestr.errors import OrchestrError
 from orchestr.inventory.addresses import AddressError, parse_address
 from orchestr.inventory.model import Host, Inventory, Selection
 
@@ -20,7 +20,7 @@ _SUBSCRIPTED = re.compile(r"^(.+)\[(?:(-?[0-9]+)|([0-9]+)([:-])([0-9]*))\]$")
 _COLON_SPLIT = re.compile(r"(?:[^\s:\[\]]|\[[^\]]*\])+")
 
 
-class PatternError(OptionsError):
+class PatternError(OrchestrError):
     """A host pattern Ansible rejects (bad regex, subscript out of range, missing @file)."""
 
 
