@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "inventory": "orchestr.inventory.cli:inventory_command",
     "exec": "orchestr.adhoc.cli:exec_command",
     "image": "orchestr.images.cli:image",
+    "facts": "orchestr.adhoc.facts_cli:facts_command",
 }
 
 

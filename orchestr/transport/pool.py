@@ -60,6 +60,7 @@ class Pool:
         self._forks = asyncio.Semaphore(max(1, self.options.forks))
         self._handshakes = asyncio.Semaphore(max(1, self.options.handshakes))
         self._connections: dict[str, asyncio.Task[Connection]] = {}
+        self._facts: dict[str, asyncio.Task] = {}
         self.handshake_count = 0  # connections actually opened: shows reuse in tests and benches
 
     def _apply_cli(self, settings: ConnectionSettings) -> ConnectionSettings:
@@ -119,6 +120,17 @@ class Pool:
                         raise
             attempt += 1
             await asyncio.sleep(RETRY_DELAY * attempt)
+
+    def facts(self, name: str) -> Awaitable:
+        """The host's facts, gathered once per run in one round trip and shared."""
+        from orchestr.transport.facts import gather_facts
+
+        async def gather() -> object:
+            return await gather_facts(await self.connection(name))
+
+        if name not in self._facts:
+            self._facts[name] = asyncio.ensure_future(gather())
+        return asyncio.shield(self._facts[name])
 
     async def each(
         self, names: Iterable[str], work: Callable[[Connection], Awaitable[T]]
