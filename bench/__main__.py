@@ -51,6 +51,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _load(averages: list[float]) -> str:
+    return f"{averages[0]:.2f}" if averages else "?"
+
+
 def list_scenarios() -> str:
     found = scenarios.load_all()
     width = max((len(n) for n in found), default=0)
@@ -125,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     summaries = {c.name: harness.summarize(measured[c.name]) for c in contenders}
     print(f"\n{scenario_cls.name}: {hosts} hosts, median of {args.runs} runs "
-          f"(after {args.warmup} warm-up), {machine['cpu_count']} CPUs")  # fmt: skip
+          f"(after {args.warmup} warm-up), {machine['cpu_count']} CPUs, load average "
+          f"{_load(machine['load_average_start'])} -> {_load(machine['load_average_end'])}")  # fmt: skip
     print(
         harness.format_table(summaries, record["ratios"], scenario_cls.baseline, scenario_cls.floor)
     )
