@@ -38,16 +38,15 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup
 	orchestr lab up --hosts 3 --lb --name $(LAB)
-	orchestr lab load-image orchestr-demo:1 --name $(LAB)
-	@for h in node1 node2 node3; do \
-		orchestr lab ssh $$h --name $(LAB) -- \
-			"docker rm -f demo >/dev/null 2>&1; docker run -d --name demo -p 8080:80 -e ORCHESTR_HOST=$$h orchestr-demo:1 >/dev/null"; \
-	done
+	@INV=$$(orchestr lab inventory --name $(LAB) | tail -1); set -x; \
+	orchestr image push orchestr-demo:1 nodes -i $$INV && \
+	orchestr exec nodes -i $$INV -- \
+		'docker rm -f demo >/dev/null 2>&1; docker run -d --name demo -p 8080:80 -e ORCHESTR_HOST=$$(hostname) orchestr-demo:1 >/dev/null && docker ps --format "{{.Names}} {{.Image}} {{.Status}}"'
 	orchestr lab status --name $(LAB)
 	@echo; echo "the demo app answers on each node (try it):"
 	@for a in $$(orchestr lab addresses --name $(LAB) --role node); do echo "  curl http://$$a:8080/  ->  $$(curl -s --max-time 3 http://$$a:8080/)"; done
 	@echo; echo "inventory (use it with orchestr or ansible -i): $$(orchestr lab inventory --name $(LAB) | tail -1)"
-	@echo "tear down with: $(BIN)/orchestr lab down --name $(LAB)"
+	@echo "tear down with: make demo-down"
 
 demo-down: venv
 	orchestr lab down --name $(LAB)
