@@ -6,7 +6,7 @@ import asyncio
 import os
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import asyncssh
@@ -104,71 +104,125 @@ async def open_ssh(
     policy: str = "strict",
     timeout: float | None = None,
 ) -> SSHConnection:
-    """Connect, authenticate and check the host key; raises Unreachable with one clear reason."""
+    """Connect (through ProxyJump hops if any), authenticate and check the host key; raises
+    Unreachable with one clear reason."""
     timeout = timeout or settings.connect_timeout or DEFAULT_CONNECT_TIMEOUT
-    policy = settings.host_key_policy if policy == "inventory" else policy
-    policy = policy or "strict"
-    where = f"{settings.address}:{settings.port or 22}"
+    hops: list[SSHConnection] = []
+    try:
+        for hop in settings.proxy_jump.split(",") if settings.proxy_jump else ():
+            # Each hop is checked exactly as strictly as the host behind it, with its keys.
+            user, host, port = parse_jump(hop.strip())
+            hop_settings = replace(
+                settings, name=host, address=host, port=port, user=user or settings.user,
+                proxy_jump=None, become=None,
+            )  # fmt: skip
+            tunnel = hops[-1].raw if hops else None
+            try:
+                hops.append(await _connect(hop_settings, cache, policy, timeout, tunnel))
+            except Unreachable as error:
+                raise Unreachable(f"jump host {hop.strip()}: {error.message}",
+                                  hint=error.hint) from None  # fmt: skip
+        target = await _connect(settings, cache, policy, timeout, hops[-1].raw if hops else None)
+    except BaseException:
+        for hop in reversed(hops):
+            await hop.close()
+        raise
+    target.hops = hops
+    return target
+
+
+def parse_jump(spec: str) -> tuple[str | None, str, int | None]:
+    """[user@]host[:port] of one ProxyJump hop (pure)."""
+    user, _, rest = spec.rpartition("@")
+    host, port = rest, None
+    if rest.startswith("["):  # [v6-address]:port
+        host, _, tail = rest[1:].partition("]")
+        port = int(tail[1:]) if tail.startswith(":") else None
+    elif rest.count(":") == 1:
+        host, _, text = rest.partition(":")
+        port = int(text)
+    return (user or None), host, port
+
+
+async def _connect(
+    settings: ConnectionSettings,
+    cache: KeyCache,
+    policy: str,
+    timeout: float,
+    tunnel: asyncssh.SSHClientConnection | None,
+) -> SSHConnection:
     known_files = settings.known_hosts_files or (DEFAULT_KNOWN_HOSTS,)
     known = cache.known_hosts(known_files) if policy != "off" else None
     checker = _HostKeyCheck(policy, known) if known is not None else None
-    config_files = [settings.config_file] if settings.config_file else [DEFAULT_SSH_CONFIG]
-    options = {
+    config = os.path.expanduser(settings.config_file or DEFAULT_SSH_CONFIG)
+    options: dict = {
         "port": settings.port or (),
         "username": settings.user or (),
         "client_keys": cache.keys(settings.key_files) if settings.key_files else (),
         "password": settings.password.value if settings.password else None,
         "known_hosts": known,
-        "config": [
-            os.path.expanduser(f) for f in config_files if os.path.exists(os.path.expanduser(f))
-        ],
-        "tunnel": settings.proxy_jump or (),
+        "config": [config] if os.path.exists(config) else [],
         "connect_timeout": timeout,
         "login_timeout": timeout,
         "keepalive_interval": 15,
         "keepalive_count_max": 3,
     }
+    if tunnel is not None:
+        options["tunnel"] = tunnel
     if checker is not None:
         options["client_factory"] = lambda: checker
     try:
         conn = await asyncssh.connect(settings.address, **options)
-    except TimeoutError:
-        raise Unreachable(f"{where}: connect timed out after {timeout:g} s") from None
-    except asyncssh.HostKeyNotVerifiable:
+    except Exception as error:  # noqa: BLE001 - every failure becomes one line for this host
+        raise _unreachable(error, settings, timeout, checker, known_files) from None
+    if checker is not None and checker.new_key is not None:
+        line = _known_hosts_line(settings.address, settings.port or 22, checker.new_key)
+        cache.remember(known_files, line)
+    return SSHConnection(settings.name, conn, settings.become)
+
+
+def _unreachable(
+    error: Exception,
+    settings: ConnectionSettings,
+    timeout: float,
+    checker: _HostKeyCheck | None,
+    known_files: tuple[str, ...],
+) -> Unreachable:
+    """The one line an operator needs, for each way a connection can fail."""
+    where = f"{settings.address}:{settings.port or 22}"
+    if isinstance(error, TimeoutError):
+        return Unreachable(f"{where}: connect timed out after {timeout:g} s")
+    if isinstance(error, asyncssh.HostKeyNotVerifiable):
         if checker is not None and checker.verdict == "changed":
-            raise Unreachable(
+            return Unreachable(
                 f"{where}: HOST KEY CHANGED: it does not match {', '.join(known_files)}",
                 hint="if the host was rebuilt, remove its old line from known_hosts; "
                 "it may also be an attack",
-            ) from None
-        raise Unreachable(
+            )
+        return Unreachable(
             f"{where}: host key unknown: not in {', '.join(known_files)}",
-            hint="add it to known_hosts, or use --host-key-policy accept-new to trust it "
-            "on first use",
-        ) from None
-    except asyncssh.PermissionDenied:
-        raise Unreachable(
+            hint="add it to known_hosts, or trust it on first use with "
+            "--host-key-policy accept-new",
+        )
+    if isinstance(error, asyncssh.PermissionDenied):
+        return Unreachable(
             f"{where}: authentication failed for user {settings.user or '(default)'}",
             hint="check ansible_user and ansible_ssh_private_key_file",
-        ) from None
-    except ConnectionRefusedError:
-        raise Unreachable(
-            f"{where}: connection refused (is sshd running?)", transient=True
-        ) from None
-    except (ConnectionResetError, asyncssh.ConnectionLost) as error:
+        )
+    if isinstance(error, ConnectionRefusedError):
+        return Unreachable(f"{where}: connection refused (is sshd running?)", transient=True)
+    if isinstance(error, ConnectionResetError | asyncssh.ConnectionLost):
         # sshd sheds handshakes beyond MaxStartups by closing them: worth a retry.
-        raise Unreachable(f"{where}: connection dropped during handshake: {error}",
-                          transient=True) from None  # fmt: skip
-    except socket.gaierror as error:
-        raise Unreachable(f"{where}: cannot resolve host name: {error.strerror}") from None
-    except OSError as error:
-        raise Unreachable(f"{where}: {error.strerror or error}") from None
-    except asyncssh.Error as error:
-        raise Unreachable(f"{where}: {error.reason}") from None
-    if checker is not None and checker.new_key is not None:
-        cache.remember(known_files, _known_hosts_line(settings.address, settings.port or 22,
-                                                      checker.new_key))  # fmt: skip
-    return SSHConnection(settings.name, conn, settings.become)
+        return Unreachable(f"{where}: connection dropped during handshake", transient=True)
+    if isinstance(error, socket.gaierror):
+        return Unreachable(f"{where}: cannot resolve host name: {error.strerror}")
+    if isinstance(error, OSError):
+        return Unreachable(f"{where}: {error.strerror or error}")
+    if isinstance(error, asyncssh.Error):
+        return Unreachable(f"{where}: {error.reason}")
+    if isinstance(error, Unreachable):
+        return error
+    return Unreachable(f"{where}: {type(error).__name__}: {error}")
 
 
 class SSHConnection:
@@ -178,6 +232,12 @@ class SSHConnection:
         self.name = name
         self._conn = conn
         self._become = become
+        self.hops: list[SSHConnection] = []  # ProxyJump connections, closed with this one
+
+    @property
+    def raw(self) -> asyncssh.SSHClientConnection:
+        """The asyncssh connection (to tunnel a further hop through it)."""
+        return self._conn
 
     async def run(
         self,
@@ -227,6 +287,8 @@ class SSHConnection:
     async def close(self) -> None:
         self._conn.close()
         await self._conn.wait_closed()
+        for hop in reversed(self.hops):
+            await hop.close()
 
 
 async def _collect(process, stdin: Input, on_line: OnLine | None) -> tuple[int, str, str]:  # noqa: ANN001
