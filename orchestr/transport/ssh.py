@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import os
 import socket
 import time
@@ -151,10 +152,14 @@ async def _connect(
     timeout: float,
     tunnel: asyncssh.SSHClientConnection | None,
 ) -> SSHConnection:
-    known_files = settings.known_hosts_files or (DEFAULT_KNOWN_HOSTS,)
+    config = os.path.expanduser(settings.config_file or DEFAULT_SSH_CONFIG)
+    known_files = (
+        settings.known_hosts_files
+        or _config_known_hosts(config, settings)
+        or (DEFAULT_KNOWN_HOSTS,)
+    )
     known = cache.known_hosts(known_files) if policy != "off" else None
     checker = _HostKeyCheck(policy, known) if known is not None else None
-    config = os.path.expanduser(settings.config_file or DEFAULT_SSH_CONFIG)
     options: dict = {
         "port": settings.port or (),
         "username": settings.user or (),
@@ -179,6 +184,24 @@ async def _connect(
         line = _known_hosts_line(settings.address, settings.port or 22, checker.new_key)
         cache.remember(known_files, line)
     return SSHConnection(settings.name, conn, settings.become)
+
+
+def _config_known_hosts(config: str, settings: ConnectionSettings) -> tuple[str, ...]:
+    """UserKnownHostsFile from ssh_config for this host. We check host keys ourselves (to tell a
+    changed key from an unknown one), so we must read the same files asyncssh would."""
+    if not os.path.exists(config):
+        return ()
+    from asyncssh.config import SSHClientConfig
+
+    try:
+        parsed = SSHClientConfig.load(
+            None, [config], False, False, False, getpass.getuser(), settings.user or (),
+            settings.address, settings.port or (),
+        )  # fmt: skip
+    except Exception:  # noqa: BLE001 - asyncssh reports a bad config itself when connecting
+        return ()
+    files = parsed.get("UserKnownHostsFile") or ()
+    return tuple(files) if isinstance(files, list | tuple) else (str(files),)
 
 
 def _unreachable(
