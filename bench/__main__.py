@@ -41,8 +41,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--results-dir", type=Path, default=environment.RESULTS_DIR)
     parser.add_argument("--no-save", action="store_true", help="print only, write no JSON")
+    parser.add_argument(
+        "--report", type=Path, metavar="JSON", help="print a saved result as a Markdown table"
+    )
     args = parser.parse_args(argv)
-    if not args.list and not args.scenario:
+    if not args.list and not args.scenario and not args.report:
         parser.error("name a scenario, or --list")
     if args.runs < 1 or args.warmup < 0:
         parser.error("--runs must be >= 1 and --warmup >= 0")
@@ -68,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.list:
         print(list_scenarios())
+        return 0
+    if args.report:
+        print(harness.markdown_table(json.loads(args.report.read_text())))
         return 0
     try:
         scenario_cls = scenarios.get(args.scenario)

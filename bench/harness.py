@@ -297,3 +297,22 @@ def run_rounds(
             if not outcome.ok:
                 say("    " + outcome.error.replace("\n", "\n    "))
     return warm, measured
+
+
+def markdown_table(record: Mapping) -> str:
+    """A saved record as a Markdown table (for bench/README.md)."""
+    baseline, floor = record.get("baseline"), record.get("floor")
+    lines = [
+        f"| contender | median s | min s | max s | ok runs | vs {baseline or 'baseline'} "
+        f"| vs {floor or 'floor'} |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, data in record["contenders"].items():
+        rel = record.get("ratios", {}).get(name, {})
+        ok = f"{len(data['seconds']) - data['failures']}/{len(data['seconds'])}"
+        lines.append(
+            f"| {name} | {_seconds(data['median'])} | {_seconds(data['min'])} "
+            f"| {_seconds(data['max'])} | {ok} | {_times(rel.get('vs_baseline'))} "
+            f"| {_times(rel.get('vs_floor'))} |"
+        )
+    return "\n".join(lines)

@@ -145,6 +145,11 @@ def test_build_record_is_json_and_excludes_warmup_and_failures():
     assert again["started_utc"] == "2025-01-01T00:00:00+00:00"
     assert again["versions"] == {"pyinfra": "3"} and again["machine"] == {"cpu_count": 2}
 
+    table = harness.markdown_table(again).splitlines()
+    assert table[0] == "| contender | median s | min s | max s | ok runs | vs orchestr | vs bare |"
+    assert table[2] == "| orchestr | 3.000 | 2.000 | 4.000 | 2/3 | 1.00x | 3.00x |"
+    assert table[3] == "| bare | 1.000 | 1.000 | 1.000 | 3/3 | 0.33x | 1.00x |"
+
 
 # ---------------------------------------------------------------- running
 
