@@ -55,13 +55,23 @@ def _coerce(value: Any) -> Any:
 
 def expand_host_entry(entry: str) -> tuple[list[str], int | None]:
     """A host entry (maybe with ranges and :port) to its host names and port."""
+    if ":" in entry:
+        pattern, port = _split_port(entry)
+    else:
+        # Without a colon there is no port, and Ansible keeps the text whether or not it
+        # validates as an address: skip the costly address regexes (10,000-host inventories).
+        pattern, port = entry, None
+    names = expand_host_range(pattern) if has_range(pattern) else [pattern]
+    return names, port
+
+
+def _split_port(entry: str) -> tuple[str, int | None]:
     try:
         pattern, port = parse_address(entry, allow_ranges=True)
     except AddressError:
         # Not an address Ansible recognises: the whole text is the name, no port split.
         pattern, port = entry, None
-    names = expand_host_range(pattern) if has_range(pattern) else [pattern]
-    return names, port
+    return pattern, port
 
 
 def parse_ini(text: str, path: str, builder: InventoryBuilder) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from orchestr.inventory.builder import InventoryBuilder
@@ -169,14 +170,16 @@ def _freeze(
     for name in members["all"]:
         state = builder.hosts[name]
         ordered, merged_groups = group_layers(memberships.get(name, set()))
-        merged = dict(merged_groups)
-        merged.update(state.vars)
-        _updated(merged, (reader.entity_vars(b, "host_vars", name) for b in all_bases))
+        merged = merged_groups | state.vars
+        for base in all_bases:
+            from_files = reader.entity_vars(base, "host_vars", name)
+            if from_files:
+                merged.update(from_files)
         hosts[name] = Host(
             name=name,
-            vars=frozen_mapping(_public(merged)),
+            vars=MappingProxyType(_public(merged)),
             group_names=tuple(sorted(ordered)),
-            inventory_vars=frozen_mapping(state.vars),
+            inventory_vars=MappingProxyType(state.vars),
             source=state.source,
         )
 

@@ -82,10 +82,10 @@ class VarsFileReader:
         cached = self._merged.get(key)
         if cached is not None:
             return cached
-        directory = os.path.join(base, kind)
+        directory = base + os.sep + kind
         listing = self._listing(directory)
         merged: dict[str, Any] = {}
-        if listing is not None and any(name + ext in listing for ext in _EXTENSIONS):
+        if listing and any(name + ext in listing for ext in _EXTENSIONS):
             for path in find_vars_files(directory, name):
                 data = self._load(path)
                 if data:
