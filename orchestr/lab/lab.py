@@ -330,19 +330,24 @@ async def status(lab: str, timeout: float = 3.0) -> list[HostStatus]:
         ssh_ok = docker_ok = False
         containers = None
         detail = ""
-        if item.state == "running":
+        state = item.state
+        if state == "running":
+            check = commands.docker_exec(host.container, commands.is_partitioned_script())
+            if (await run_local(check, check=False)).rc == 0:
+                state = "partitioned"
             try:
                 result = await lab_run(
                     lab, host, keys, "docker info --format '{{.ContainersRunning}}'", timeout
                 )
                 ssh_ok = True
                 docker_ok = result.ok
-                containers = int(result.stdout.strip()) if result.ok else None
+                text = result.stdout.strip()
+                containers = int(text) if result.ok and text.isdigit() else None
                 detail = "" if result.ok else result.stderr.strip()
             except (Unreachable, CommandTimeout) as error:
                 detail = error.message
         return HostStatus(
-            host.name, host.address, host.role, host.zone, item.state,
+            host.name, host.address, host.role, host.zone, state,
             ssh_ok, docker_ok, containers, detail,
         )  # fmt: skip
 
