@@ -16,6 +16,9 @@ class Secret:
     def __str__(self) -> str:  # a stray f-string must not leak it either
         return "***"
 
+    def __repr__(self) -> str:  # nor a traceback, a %r in a log, or a dataclass's repr
+        return "Secret('***')"
+
 
 @dataclass(frozen=True)
 class Shell:

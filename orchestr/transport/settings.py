@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestr.errors import ParseError
 from orchestr.transport.command import Become, Secret
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -53,6 +54,8 @@ def parse_ssh_args(text: str) -> SSHOptions:
             if flag == "-o":
                 if "=" in argument:
                     key, _, value = argument.partition("=")
+                elif len(argument.split(None, 1)) == 2:  # -o 'Key Value', one word
+                    key, value = argument.split(None, 1)
                 else:
                     key, value = argument, words[index + 1] if index + 1 < len(words) else ""
                     index += 1
@@ -81,7 +84,7 @@ def _apply_flag(values: dict[str, Any], flag: str, argument: str) -> None:
     elif flag == "-i":
         values["identity_files"].append(argument)
     elif flag == "-p":
-        values["port"] = int(argument)
+        values["port"] = _option_number(int, "-p", argument)
     elif flag == "-l":
         values["user"] = argument
     elif flag == "-F":
@@ -101,13 +104,20 @@ def _apply_option(values: dict[str, Any], key: str, value: str) -> None:
     elif name == "identityfile":
         values["identity_files"].append(value)
     elif name == "port":
-        values["port"] = int(value)
+        values["port"] = _option_number(int, key, value)
     elif name == "user":
         values["user"] = value
     elif name == "connecttimeout":
-        values["connect_timeout"] = float(value)
+        values["connect_timeout"] = _option_number(float, key, value)
     elif name not in _HARMLESS:
         values["ignored"].append(f"-o {key}={value}")
+
+
+def _option_number(kind: type, option: str, value: str) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        raise ValueError(f"{option} needs a number, got {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -136,6 +146,17 @@ def _boolean(value: Any) -> bool:
     return str(value).strip().lower() in ("yes", "true", "1", "on", "y", "t")
 
 
+def _number(kind: type, host: str, what: str, value: Any) -> Any:
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        noun = "an integer" if kind is int else "a number"
+        raise ParseError(
+            f"host {host}: {what} must be {noun}, got {value!r}",
+            hint=f"fix it in the inventory (`orchestr inventory --host {host}` shows its vars)",
+        ) from None
+
+
 def settings_for(name: str, variables: Mapping[str, Any]) -> ConnectionSettings:
     """Connection settings from a host's merged variables, with Ansible's names and aliases."""
 
@@ -150,7 +171,13 @@ def settings_for(name: str, variables: Mapping[str, Any]) -> ConnectionSettings:
         for key in ("ansible_ssh_common_args", "ansible_ssh_extra_args")
         if variables.get(key)
     )
-    options = parse_ssh_args(args)
+    try:
+        options = parse_ssh_args(args)
+    except ValueError as error:
+        raise ParseError(
+            f"host {name}: cannot use ansible_ssh_common_args {args!r}: {error}",
+            hint="give OpenSSH options as -o Key=Value",
+        ) from None
     port = first("ansible_port", "ansible_ssh_port")
     key_file = first("ansible_ssh_private_key_file", "ansible_private_key_file")
     password = first("ansible_password", "ansible_ssh_pass", "ansible_ssh_password")
@@ -171,7 +198,7 @@ def settings_for(name: str, variables: Mapping[str, Any]) -> ConnectionSettings:
         name=name,
         connection=str(first("ansible_connection") or "ssh"),
         address=str(first("ansible_host", "ansible_ssh_host") or name),
-        port=int(port) if port is not None else options.port,
+        port=_number(int, name, "ansible_port", port) if port is not None else options.port,
         user=str(first("ansible_user", "ansible_ssh_user") or "") or options.user,
         key_files=((str(key_file),) if key_file else ()) + options.identity_files,
         known_hosts_files=options.known_hosts_files,
@@ -179,7 +206,9 @@ def settings_for(name: str, variables: Mapping[str, Any]) -> ConnectionSettings:
             options.strict_host_key_checking or ""
         ),
         proxy_jump=options.proxy_jump,
-        connect_timeout=float(timeout) if timeout is not None else options.connect_timeout,
+        connect_timeout=_number(float, name, "ansible_timeout", timeout)
+        if timeout is not None
+        else options.connect_timeout,
         password=Secret(str(password)) if password is not None else None,
         config_file=options.config_file,
         become=become,

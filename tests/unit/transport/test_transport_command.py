@@ -102,11 +102,6 @@ def test_become_masks_secrets_of_the_wrapped_command():
     assert wrapped.secrets == ("inner-pw",)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Secret is a plain dataclass, its repr() shows the value "
-    "(orchestr/transport/command.py, class Secret)",
-)
 def test_secret_value_not_in_repr():
     # repr() is what a traceback's locals, a log's %r, an assert message or a debugger show;
     # ConnectionSettings and Become embed Secrets and are dataclasses with generated reprs.

@@ -52,11 +52,6 @@ def test_parse_ssh_args(text, expected):
     assert parse_ssh_args(text) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: `-o 'Key Value'` (one argument, space-separated, valid for OpenSSH) swallows "
-    "the next word as its value (orchestr/transport/settings.py parse_ssh_args, -o branch)",
-)
 def test_option_with_key_and_value_in_one_argument():
     # OpenSSH takes -o "Port 2222" like a config line: keyword, whitespace, value.
     parsed = parse_ssh_args("-o 'Port 2222' -o StrictHostKeyChecking=no")
@@ -185,11 +180,6 @@ def test_become_password_is_a_secret():
     assert str(settings.become.password) == "***"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a non-numeric port/timeout raises a bare ValueError (int()/float() in "
-    "orchestr/transport/settings.py), shown as 'ERROR: unexpected ValueError', exit 250",
-)
 @pytest.mark.parametrize(
     "variables",
     [
