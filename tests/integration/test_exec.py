@@ -350,3 +350,12 @@ def test_become_without_sudo_rights_fails_cleanly(become_inventory):
     assert "sudo" in run.stdout
     _no_traceback(run)
     assert run.seconds < 30
+
+
+def test_command_timeout_is_a_one_line_failure(lab):
+    run = exec_(lab.inventory, "--command-timeout", "1", ['[ "$(hostname)" = node1 ] && sleep 20'])
+    assert run.code == 2, run.stdout + run.stderr
+    assert run.host_lines("node1") == ["node1 | FAILED! => command did not finish within 1 s"]
+    assert run.host_lines("node2") == ["node2 | FAILED | rc=1 >>"]
+    _no_traceback(run)
+    assert run.seconds < 8
