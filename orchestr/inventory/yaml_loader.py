@@ -1,8 +1,9 @@
-"""Fast YAML/JSON reading with Ansible's rules: duplicate keys warn, !unsafe/!vault, file:line errors."""
+"""Fast YAML/JSON reading with Ansible's rules: duplicate keys, !unsafe/!vault, file:line errors."""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Hashable
 from typing import Any
 
@@ -16,7 +17,7 @@ _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _InventoryLoader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """Safe loader that records duplicate keys (Ansible 2.19 warns and keeps the last)."""
+    """Safe loader that catches duplicate keys (an error by default; see duplicate_key_policy)."""
 
     def __init__(self, stream: str, path: str) -> None:
         super().__init__(stream)
@@ -24,23 +25,42 @@ class _InventoryLoader(_BaseLoader):  # type: ignore[misc, valid-type]
         self.warnings: list[str] = []
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        # Keys written in this mapping; a key merged in with `<<:` may be overridden freely.
+        own_keys = [k for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"]
         mapping = super().construct_mapping(node, deep=deep)
         if len(mapping) != len(node.value):
             # Only pay for the duplicate scan when the mapping lost keys.
-            self.report_duplicates(node)
+            self.report_duplicates(own_keys)
         return mapping
 
-    def report_duplicates(self, node: yaml.MappingNode) -> None:
+    def report_duplicates(self, key_nodes: list[yaml.Node]) -> None:
         seen: set[Any] = set()
-        for key_node, _ in node.value:
+        for key_node in key_nodes:
             key = self.construct_object(key_node, deep=True)
             if isinstance(key, Hashable) and key in seen:
                 mark = key_node.start_mark
                 where = Location(self.path, mark.line + 1, mark.column + 1)
-                self.warnings.append(
-                    f"{where}: Found duplicate mapping key {key!r}. Using last defined value only."
-                )
+                policy = duplicate_key_policy()
+                if policy == "error":
+                    raise ParseError(
+                        f"Found duplicate mapping key {key!r}",
+                        hint="remove one of them (ANSIBLE_DUPLICATE_YAML_DICT_KEY=warn keeps "
+                        "the last, as ansible-core does by default)",
+                        location=where,
+                    )
+                if policy == "warn":
+                    self.warnings.append(
+                        f"{where}: Found duplicate mapping key {key!r}. "
+                        "Using last defined value only."
+                    )
             seen.add(key)
+
+
+def duplicate_key_policy() -> str:
+    """A duplicate key is almost always a mistake that silently drops a value, so orchestr
+    refuses it unless told otherwise through Ansible's own setting (warn, ignore, error)."""
+    value = os.environ.get("ANSIBLE_DUPLICATE_YAML_DICT_KEY", "error").strip().lower()
+    return value if value in ("warn", "ignore", "error") else "error"
 
 
 _STR = "tag:yaml.org,2002:str"
@@ -86,7 +106,7 @@ def _fast_build(loader: _InventoryLoader, root: yaml.Node) -> Any:
                         key_node.start_mark,
                     ) from None
             if len(mapping) != len(pairs):
-                loader.report_duplicates(node)
+                loader.report_duplicates([k for k, _ in pairs])
             return mapping
         if tag == _SEQ and isinstance(node, yaml.SequenceNode):
             items: list[Any] = []

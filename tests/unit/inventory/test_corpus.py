@@ -13,6 +13,13 @@ from orchestr.inventory.render import dump_json, graph, list_data
 ITEMS = corpus_items()
 
 
+@pytest.fixture(autouse=True)
+def ansible_default_duplicate_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The corpus is compared with ansible-core's defaults, where a duplicate YAML key warns
+    (orchestr refuses it unless told to behave this way)."""
+    monkeypatch.setenv("ANSIBLE_DUPLICATE_YAML_DICT_KEY", "warn")
+
+
 def _text(data: object) -> str:
     # Compared as canonical JSON text so that NaN equals NaN.
     return json.dumps(data, sort_keys=True, indent=1, ensure_ascii=False)

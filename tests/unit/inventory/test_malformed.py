@@ -110,10 +110,23 @@ def test_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert str(path) in err
 
 
-def test_duplicate_keys_warn_with_location(
+def test_duplicate_keys_are_an_error_with_location(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # ansible-core 2.19 warns (DUPLICATE_YAML_DICT_KEY=warn) and keeps the last value.
+    path = tmp_path / "dup.yml"
+    path.write_text("all:\n  hosts:\n    h1:\n      a: 1\n      a: 2\n")
+    code, out, err = run_cli(capsys, "-i", str(path), "--host", "h1")
+    assert code == EXIT_PARSER_ERROR
+    assert out == ""
+    assert err.startswith(f"ERROR: {path}:5:7: Found duplicate mapping key 'a'")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_duplicate_keys_warn_as_ansible_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ansible-core 2.19's default (DUPLICATE_YAML_DICT_KEY=warn): keep the last value.
+    monkeypatch.setenv("ANSIBLE_DUPLICATE_YAML_DICT_KEY", "warn")
     path = tmp_path / "dup.yml"
     path.write_text("all:\n  hosts:\n    h1:\n      a: 1\n      a: 2\n")
     code, out, err = run_cli(capsys, "-i", str(path), "--host", "h1")
