@@ -13,7 +13,8 @@ import pytest
 
 BIN = Path(sys.executable).parent
 ORCHESTR = str(BIN / "orchestr")
-LAB_NAME = "itest"
+# Another name lets two test sessions share this machine (a developer's and a CI check).
+LAB_NAME = os.environ.get("ORCHESTR_TEST_LAB", "itest")
 
 
 def pytest_collection_modifyitems(items):

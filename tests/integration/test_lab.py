@@ -203,23 +203,24 @@ def test_down_leaves_nothing_behind(lab, tmp_path):
         return subprocess.run([ORCHESTR, *args], capture_output=True, text=True, env=env,
                               timeout=300, check=True)  # fmt: skip
 
-    orchestr("lab", "up", "--hosts", "1", "--name", "idown")
+    name = f"{lab.name}-down"
+    orchestr("lab", "up", "--hosts", "1", "--name", name)
     container_id = subprocess.run(
-        ["docker", "inspect", "-f", "{{.Id}}", "orchestr-idown-node1"],
+        ["docker", "inspect", "-f", "{{.Id}}", f"orchestr-{name}-node1"],
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     cgroup = f"/sys/fs/cgroup/freezer/docker/{container_id}"
-    assert (tmp_path / "labs" / "idown").is_dir()
-    orchestr("lab", "down", "--name", "idown")
+    assert (tmp_path / "labs" / name).is_dir()
+    orchestr("lab", "down", "--name", name)
     leftovers = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", "label=orchestr.lab=idown"],
+        ["docker", "ps", "-aq", "--filter", f"label=orchestr.lab={name}"],
         capture_output=True, text=True, check=True,
     ).stdout + subprocess.run(
-        ["docker", "volume", "ls", "-q", "--filter", "name=orchestr-idown-"],
+        ["docker", "volume", "ls", "-q", "--filter", f"name=orchestr-{name}-"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert leftovers.strip() == ""
-    assert not (tmp_path / "labs" / "idown").exists()
+    assert not (tmp_path / "labs" / name).exists()
     assert not os.path.exists(cgroup)
     assert subprocess.run(["docker", "network", "inspect", "orchestr-lab"],
                           capture_output=True).returncode == 0  # fmt: skip
