@@ -88,31 +88,30 @@ async def observe(lab: str | None) -> list[Observed]:
     ids = (await run_local(commands.list_lab_containers(lab))).stdout.split()
     if not ids:
         return []
-    found = []
-    for item in json.loads((await run_local(commands.inspect(*ids))).stdout):
-        labels = item["Config"]["Labels"] or {}
-        networks = item["NetworkSettings"]["Networks"] or {}
-        address = (networks.get(NETWORK_NAME) or {}).get("IPAddress", "")
-        if not address:
-            # A stopped container shows no address: take the one it was created with.
-            ipam = (item["NetworkSettings"]["Networks"].get(NETWORK_NAME) or {}).get("IPAMConfig")
-            address = (ipam or {}).get("IPv4Address", "")
-        state = item["State"]
-        found.append(
-            Observed(
-                host=LabHost(
-                    lab=labels[LABEL_LAB],
-                    name=labels[LABEL_HOST],
-                    role=labels.get(LABEL_ROLE, ""),
-                    address=address,
-                    zone=labels.get(LABEL_ZONE, ""),
-                ),
-                container_id=item["Id"],
-                state="paused" if state.get("Paused") else state.get("Status", "unknown"),
-                image=labels.get(LABEL_IMAGE, ""),
-            )
-        )
+    records = json.loads((await run_local(commands.inspect(*ids))).stdout)
+    found = [observed_from_inspect(record) for record in records]
     return sorted(found, key=lambda o: _host_order(o.host))
+
+
+def observed_from_inspect(item: dict) -> Observed:
+    """A lab host from one `docker inspect` record (pure)."""
+    labels = item["Config"]["Labels"] or {}
+    network = (item["NetworkSettings"]["Networks"] or {}).get(NETWORK_NAME) or {}
+    # A stopped container shows no address: take the one it was created with.
+    address = network.get("IPAddress") or (network.get("IPAMConfig") or {}).get("IPv4Address", "")
+    state = item["State"]
+    return Observed(
+        host=LabHost(
+            lab=labels[LABEL_LAB],
+            name=labels[LABEL_HOST],
+            role=labels.get(LABEL_ROLE, ""),
+            address=address,
+            zone=labels.get(LABEL_ZONE, ""),
+        ),
+        container_id=item["Id"],
+        state="paused" if state.get("Paused") else state.get("Status", "unknown"),
+        image=labels.get(LABEL_IMAGE, ""),
+    )
 
 
 def _host_order(host: LabHost) -> tuple:
@@ -385,7 +384,7 @@ async def _resume(item: Observed, container: str) -> None:
         await run_local(["docker", "unpause", container])
 
 
-async def _running_or_fail(item: Observed) -> None:
+def _running_or_fail(item: Observed) -> None:
     if item.state != "running":
         raise OptionsError(
             f"{item.host.name} is {item.state}, not running",
@@ -394,12 +393,12 @@ async def _running_or_fail(item: Observed) -> None:
 
 
 async def _partition(item: Observed, container: str) -> None:
-    await _running_or_fail(item)
+    _running_or_fail(item)
     await run_local(commands.docker_exec(container, commands.partition_script(item.host.address)))
 
 
 async def _heal(item: Observed, container: str) -> None:
-    await _running_or_fail(item)
+    _running_or_fail(item)
     await run_local(commands.docker_exec(container, commands.heal_script()))
 
 

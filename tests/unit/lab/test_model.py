@@ -113,3 +113,26 @@ def test_plan_invariants(nodes, lb, taken, keep):
         assert host.address not in taken
         if host.name in existing:
             assert host.address == existing[host.name]
+
+
+def test_observed_from_inspect_running_and_stopped():
+    from orchestr.lab.lab import observed_from_inspect
+
+    def record(address, ipam, status="running", paused=False):
+        return {
+            "Id": "abc",
+            "Config": {"Labels": {"orchestr.lab": "t", "orchestr.lab.host": "node2",
+                                  "orchestr.lab.role": "node", "orchestr.lab.zone": "b",
+                                  "orchestr.lab.image": "img:1"}},
+            "NetworkSettings": {"Networks": {"orchestr-lab": {
+                "IPAddress": address, "IPAMConfig": {"IPv4Address": ipam}}}},
+            "State": {"Status": status, "Paused": paused},
+        }  # fmt: skip
+
+    running = observed_from_inspect(record("198.18.0.3", "198.18.0.3"))
+    assert (running.host.name, running.host.address, running.state) == (
+        "node2", "198.18.0.3", "running")  # fmt: skip
+    assert running.host.zone == "b" and running.image == "img:1"
+    stopped = observed_from_inspect(record("", "198.18.0.3", status="exited"))
+    assert (stopped.host.address, stopped.state) == ("198.18.0.3", "exited")
+    assert observed_from_inspect(record("198.18.0.3", "", paused=True)).state == "paused"
