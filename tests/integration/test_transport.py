@@ -130,15 +130,25 @@ def test_command_timeout_leaves_the_connection_usable(node1):
     assert pool.handshake_count == 1
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: asyncssh's `async for` over a stream can yield b'' at EOF (SSHStreamSession.aiter "
+    "checks at_eof before readline), and exchange() reports it to on_line as an empty line "
+    "(orchestr/transport/base.py, exchange.drain)",
+)
 def test_on_line_reports_each_line_as_it_comes(node1):
     loop, conn, _ = node1
-    lines = []
-    result = loop.run_until_complete(
-        conn.run("echo one; echo two >&2; printf three", on_line=lambda s, t: lines.append((s, t)))
-    )
-    assert sorted(lines) == [("stderr", "two"), ("stdout", "one"), ("stdout", "three")]
-    assert result.stdout == "one\nthree"
-    assert result.stderr == "two\n"
+    for _ in range(20):  # the spurious line comes with the timing of EOF: most runs, not all
+        lines = []
+        result = loop.run_until_complete(
+            conn.run(
+                "echo one; echo two >&2; printf three",
+                on_line=lambda stream, text, lines=lines: lines.append((stream, text)),
+            )
+        )
+        assert result.stdout == "one\nthree"
+        assert result.stderr == "two\n"
+        assert sorted(lines) == [("stderr", "two"), ("stdout", "one"), ("stdout", "three")]
 
 
 def test_facts_of_a_lab_host(node1):
