@@ -163,7 +163,9 @@ def _ensure_keys(paths: LabPaths, hosts: list[LabHost]) -> dict[str, str]:
         if not key_path.exists():
             key = asyncssh.generate_private_key("ssh-ed25519", comment=host.name)
             _write_private(key_path, key.export_private_key())
-        ssh_dir.chmod(0o700)
+        # sshd reads authorized_keys as the user logging in: any user a test creates on a lab
+        # host may log in with the lab key. The host key file itself stays 0600.
+        ssh_dir.chmod(0o755)
         (ssh_dir / "authorized_keys").write_bytes(client_public)
         public = asyncssh.read_private_key(str(key_path)).export_public_key().decode()
         host_keys[host.address] = " ".join(public.split()[:2])

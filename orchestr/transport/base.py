@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from orchestr.errors import OrchestrError
-from orchestr.transport.command import Command
+from orchestr.transport.command import Command, mask
 
 DEFAULT_COMMAND_TIMEOUT = 600.0
 
@@ -43,6 +43,11 @@ class Result:
         return self.rc == 0
 
 
+def masked_result(rc: int, out: str, err: str, duration: float, secrets: tuple[str, ...]) -> Result:
+    """A Result whose output cannot show a secret the command carried, even if echoed."""
+    return Result(rc, mask(out, secrets), mask(err, secrets), duration)
+
+
 async def exchange(
     writer: Any, end_input: Callable[[], None], stdout: Any, stderr: Any,
     stdin: Input, on_line: OnLine | None,
@@ -69,6 +74,8 @@ async def exchange(
             return (await stream.read()).decode(errors="replace")
         chunks = []
         async for raw in stream:
+            if not raw:  # asyncssh can yield b"" at end of stream: not a line
+                continue
             line = raw.decode(errors="replace")
             chunks.append(line)
             on_line(name, line.rstrip("\n"))

@@ -68,10 +68,10 @@ def parse_facts(text: str) -> Facts:
 
 
 def _published_ports(text: str) -> set[int]:
-    """Host ports from `docker ps` Ports text: "0.0.0.0:8080->80/tcp, :::8080->80/tcp"."""
+    """Host TCP ports from `docker ps` Ports text: "0.0.0.0:8080->80/tcp, :::8080->80/tcp"."""
     found = set()
     for mapping in text.replace(",", " ").split():
-        if "->" in mapping:
+        if "->" in mapping and mapping.endswith("/tcp"):
             host_side = mapping.split("->")[0]
             port = host_side.rsplit(":", 1)[-1]
             if "-" in port:  # a published range "8000-8002"

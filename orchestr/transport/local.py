@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -14,6 +17,7 @@ from orchestr.transport.base import (
     Result,
     exchange,
     get_command,
+    masked_result,
     prepend,
     put_command,
 )
@@ -35,10 +39,12 @@ class LocalConnection:
         become: bool | None = None,
     ) -> Result:
         final = as_command(command)
+        secrets = final.secrets
         if self._become is not None if become is None else become:
             final, password = (self._become or Become()).wrap(final)
             if password is not None:
                 stdin = prepend(password, stdin)
+                secrets = (*secrets, password.decode().strip())
         started = time.monotonic()
         process = await asyncio.create_subprocess_exec(
             "/bin/sh", "-c", final.render(),
@@ -51,10 +57,13 @@ class LocalConnection:
             async with asyncio.timeout(timeout):
                 out, err = await _communicate(process, stdin, on_line)
         except TimeoutError:
-            process.kill()
+            # The whole session: sh forks even for `sh -c 'sleep 5'`, and a surviving child
+            # would keep the pipes open (and the command running).
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             await process.wait()
             raise CommandTimeout(f"command did not finish within {timeout:g} s") from None
-        return Result(process.returncode or 0, out, err, time.monotonic() - started)
+        return masked_result(process.returncode or 0, out, err, time.monotonic() - started, secrets)
 
     async def put(self, source: bytes | str, remote_path: str, mode: int = 0o644) -> None:
         data = source if isinstance(source, bytes) else Path(source).read_bytes()

@@ -183,6 +183,7 @@ def settings_for(name: str, variables: Mapping[str, Any]) -> ConnectionSettings:
     password = first("ansible_password", "ansible_ssh_pass", "ansible_ssh_password")
     timeout = first("ansible_ssh_timeout", "ansible_timeout")
     become = None
+    become_warnings: list[str] = []
     if _boolean(first("ansible_become") or False):
         method = str(first("ansible_become_method") or "sudo")
         become_password = first("ansible_become_password", "ansible_become_pass")
@@ -192,8 +193,10 @@ def settings_for(name: str, variables: Mapping[str, Any]) -> ConnectionSettings:
             flags=str(first("ansible_become_flags") or "-H"),
         )
         if method != "sudo":
-            options = _with_ignored(options, f"become method {method!r} (only sudo is supported)")
-    warnings = tuple(f"{name}: ignoring unsupported SSH option {item}" for item in options.ignored)
+            become_warnings.append(f"{name}: become method {method!r} is not supported: using sudo")
+    warnings = tuple(
+        f"{name}: ignoring unsupported SSH option {item}" for item in options.ignored
+    ) + tuple(become_warnings)
     return ConnectionSettings(
         name=name,
         connection=str(first("ansible_connection") or "ssh"),
@@ -214,9 +217,3 @@ def settings_for(name: str, variables: Mapping[str, Any]) -> ConnectionSettings:
         become=become,
         warnings=warnings,
     )
-
-
-def _with_ignored(options: SSHOptions, item: str) -> SSHOptions:
-    from dataclasses import replace
-
-    return replace(options, ignored=(*options.ignored, item))

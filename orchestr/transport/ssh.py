@@ -21,6 +21,7 @@ from orchestr.transport.base import (
     Unreachable,
     exchange,
     get_command,
+    masked_result,
     prepend,
     put_command,
 )
@@ -272,11 +273,13 @@ class SSHConnection:
         become: bool | None = None,
     ) -> Result:
         final = as_command(command)
+        secrets = final.secrets
         use_become = self._become is not None if become is None else become
         if use_become:
             final, password = (self._become or Become()).wrap(final)
             if password is not None:
                 stdin = prepend(password, stdin)
+                secrets = (*secrets, password.decode().strip())
         started = time.monotonic()
         try:
             process = await self._conn.create_process(final.render(), encoding=None)
@@ -290,7 +293,7 @@ class SSHConnection:
             raise CommandTimeout(f"command did not finish within {timeout:g} s") from None
         except (OSError, asyncssh.Error) as error:
             raise Unreachable(f"connection lost: {error}") from None
-        return Result(rc, out, err, time.monotonic() - started)
+        return masked_result(rc, out, err, time.monotonic() - started, secrets)
 
     async def put(self, source: bytes | str, remote_path: str, mode: int = 0o644) -> None:
         data = source if isinstance(source, bytes) else Path(source).read_bytes()

@@ -130,12 +130,6 @@ def test_command_timeout_leaves_the_connection_usable(node1):
     assert pool.handshake_count == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: asyncssh's `async for` over a stream can yield b'' at EOF (SSHStreamSession.aiter "
-    "checks at_eof before readline), and exchange() reports it to on_line as an empty line "
-    "(orchestr/transport/base.py, exchange.drain)",
-)
 def test_on_line_reports_each_line_as_it_comes(node1):
     loop, conn, _ = node1
     for _ in range(20):  # the spurious line comes with the timing of EOF: most runs, not all

@@ -75,16 +75,6 @@ def _running(marker: str) -> list[str]:
     return found
 
 
-TIMEOUT_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="bug: on timeout LocalConnection kills only /bin/sh (process.kill), not its process "
-    "group: the command (a child of sh) keeps the pipes open, so the run lasts as long as the "
-    "command and the command keeps running (orchestr/transport/local.py, run(), except "
-    "TimeoutError)",
-)
-
-
-@TIMEOUT_BUG
 @pytest.mark.parametrize(
     "command",
     [Command.argv("sleep", "2.0417"), Command.shell("sleep 2.0417; echo done")],
@@ -99,3 +89,13 @@ async def test_timeout_kills_the_command_and_returns_in_time(command):
     leftover = _running(marker)
     assert elapsed < 2, f"took {elapsed:.1f} s for a 0.5 s timeout"
     assert leftover == []
+
+
+async def test_output_never_shows_a_secret_the_command_carried():
+    from orchestr.transport.command import Secret
+
+    result = await LocalConnection("l").run(
+        Command.argv("sh", "-c", 'echo "token=$1"; echo "$1" >&2', "sh", Secret("hunter2"))
+    )
+    assert result.ok
+    assert result.stdout == "token=***\n" and result.stderr == "***\n"
