@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any
 
 from orchestr.errors import OrchestrError
-from orchestr.transport.command import Command, mask
+from orchestr.transport.command import Become, Command, as_command, mask
 
 DEFAULT_COMMAND_TIMEOUT = 600.0
 
@@ -41,11 +43,6 @@ class Result:
     @property
     def ok(self) -> bool:
         return self.rc == 0
-
-
-def masked_result(rc: int, out: str, err: str, duration: float, secrets: tuple[str, ...]) -> Result:
-    """A Result whose output cannot show a secret the command carried, even if echoed."""
-    return Result(rc, mask(out, secrets), mask(err, secrets), duration)
 
 
 async def exchange(
@@ -99,8 +96,14 @@ class CommandTimeout(OrchestrError):
     """A command did not finish in time; it may still be running on the host."""
 
 
-class Connection(Protocol):
-    name: str
+class Connection:
+    """What every connection offers (ssh, local): run, put, get, close. This base holds what
+    they share (become, secret masking, timing, put); a subclass says how a rendered command
+    line is executed (`_execute`) and how a file is read (`get`)."""
+
+    def __init__(self, name: str, become: Become | None = None):
+        self.name = name
+        self._become = become
 
     async def run(
         self,
@@ -109,17 +112,38 @@ class Connection(Protocol):
         stdin: Input = None,
         timeout: float | None = DEFAULT_COMMAND_TIMEOUT,
         on_line: OnLine | None = None,
+        become: bool | None = None,
     ) -> Result:
-        """Run a command through `sh -c`; with on_line, each output line is reported as it comes."""
-        ...
+        """Run through the remote shell; `become` overrides the connection's become setting.
+        Output never shows a secret the command carried, nor the sudo password."""
+        final = as_command(command)
+        secrets = final.secrets
+        if self._become is not None if become is None else become:
+            final, password = (self._become or Become()).wrap(final)
+            if password is not None:
+                stdin = prepend(password, stdin)
+                secrets = (*secrets, password.decode().strip())
+        started = time.monotonic()
+        rc, out, err = await self._execute(final.render(), stdin, timeout, on_line)
+        return Result(rc, mask(out, secrets), mask(err, secrets), time.monotonic() - started)
+
+    async def _execute(
+        self, line: str, stdin: Input, timeout: float | None, on_line: OnLine | None
+    ) -> tuple[int, str, str]:
+        raise NotImplementedError
 
     async def put(self, source: bytes | str, remote_path: str, mode: int = 0o644) -> None:
         """Write bytes (or a local file) to remote_path atomically, with the given mode."""
-        ...
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+        result = await self.run(put_command(remote_path, mode), stdin=data)
+        if not result.ok:
+            raise OSError(f"cannot write {remote_path}: {result.stderr.strip()}")
 
-    async def get(self, remote_path: str) -> bytes: ...
+    async def get(self, remote_path: str) -> bytes:
+        raise NotImplementedError
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        return None
 
 
 def put_command(remote_path: str, mode: int) -> Command:

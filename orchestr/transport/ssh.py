@@ -6,26 +6,21 @@ import asyncio
 import getpass
 import os
 import socket
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import asyncssh
 
 from orchestr.transport.base import (
-    DEFAULT_COMMAND_TIMEOUT,
     CommandTimeout,
+    Connection,
     Input,
     OnLine,
-    Result,
     Unreachable,
     exchange,
     get_command,
-    masked_result,
-    prepend,
-    put_command,
 )
-from orchestr.transport.command import Become, Command, as_command
+from orchestr.transport.command import Become
 from orchestr.transport.settings import DEFAULT_CONNECT_TIMEOUT, ConnectionSettings
 
 HOST_KEY_POLICIES = ("strict", "accept-new", "off")
@@ -249,13 +244,12 @@ def _unreachable(
     return Unreachable(f"{where}: {type(error).__name__}: {error}")
 
 
-class SSHConnection:
+class SSHConnection(Connection):
     """An open connection to one host; commands run on channels of it, concurrently if asked."""
 
     def __init__(self, name: str, conn: asyncssh.SSHClientConnection, become: Become | None):
-        self.name = name
+        super().__init__(name, become)
         self._conn = conn
-        self._become = become
         self.hops: list[SSHConnection] = []  # ProxyJump connections, closed with this one
 
     @property
@@ -263,43 +257,21 @@ class SSHConnection:
         """The asyncssh connection (to tunnel a further hop through it)."""
         return self._conn
 
-    async def run(
-        self,
-        command: Command | str | list[str],
-        *,
-        stdin: Input = None,
-        timeout: float | None = DEFAULT_COMMAND_TIMEOUT,
-        on_line: OnLine | None = None,
-        become: bool | None = None,
-    ) -> Result:
-        final = as_command(command)
-        secrets = final.secrets
-        use_become = self._become is not None if become is None else become
-        if use_become:
-            final, password = (self._become or Become()).wrap(final)
-            if password is not None:
-                stdin = prepend(password, stdin)
-                secrets = (*secrets, password.decode().strip())
-        started = time.monotonic()
+    async def _execute(
+        self, line: str, stdin: Input, timeout: float | None, on_line: OnLine | None
+    ) -> tuple[int, str, str]:
         try:
-            process = await self._conn.create_process(final.render(), encoding=None)
+            process = await self._conn.create_process(line, encoding=None)
         except (OSError, asyncssh.Error) as error:
             raise Unreachable(f"connection lost: {error}") from None
         try:
             async with asyncio.timeout(timeout):
-                rc, out, err = await _collect(process, stdin, on_line)
+                return await _collect(process, stdin, on_line)
         except TimeoutError:
-            process.close()
+            process.close()  # the remote command may go on: sshd only hangs up on it
             raise CommandTimeout(f"command did not finish within {timeout:g} s") from None
         except (OSError, asyncssh.Error) as error:
             raise Unreachable(f"connection lost: {error}") from None
-        return masked_result(rc, out, err, time.monotonic() - started, secrets)
-
-    async def put(self, source: bytes | str, remote_path: str, mode: int = 0o644) -> None:
-        data = source if isinstance(source, bytes) else Path(source).read_bytes()
-        result = await self.run(put_command(remote_path, mode), stdin=data)
-        if not result.ok:
-            raise OSError(f"cannot write {remote_path}: {result.stderr.strip()}")
 
     async def get(self, remote_path: str) -> bytes:
         process = await self._conn.create_process(get_command(remote_path).render(), encoding=None)
