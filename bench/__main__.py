@@ -88,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(UTC)
     machine = environment.machine()
     with tempfile.TemporaryDirectory(prefix="orchestr-bench-") as workdir:
-        ctx = scenarios.Context(hosts=hosts, workdir=Path(workdir), keep_lab=args.keep_lab, say=say)
+        ctx = scenarios.Context(
+            hosts=hosts, workdir=Path(workdir), keep_lab=args.keep_lab, say=say, warmup=args.warmup
+        )
         ctx.versions.update(environment.orchestr_versions())
         say(
             f"scenario {scenario_cls.name}: {hosts} hosts, {args.warmup} warm-up + {args.runs} runs"
@@ -132,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         baseline=scenario_cls.baseline,
         floor=scenario_cls.floor,
         notes=ctx.notes,
+        data=ctx.data,
     )
     summaries = {c.name: harness.summarize(measured[c.name]) for c in contenders}
     print(f"\n{scenario_cls.name}: {hosts} hosts, median of {args.runs} runs "
@@ -140,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         harness.format_table(summaries, record["ratios"], scenario_cls.baseline, scenario_cls.floor)
     )
+    for note in ctx.notes:
+        print(f"note: {note}")
     if not args.no_save:
         path = harness.result_path(args.results_dir, scenario_cls.name, started)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -173,6 +173,7 @@ def build_record(
     baseline: str | None,
     floor: str | None,
     notes: Sequence[str] = (),
+    data: Mapping[str, object] | None = None,
 ) -> dict:
     """Everything a later reader needs to compare two runs, as JSON-ready data."""
     summaries = {c.name: summarize(measured.get(c.name, ())) for c in contenders}
@@ -187,6 +188,7 @@ def build_record(
         "baseline": baseline,
         "floor": floor,
         "notes": list(notes),
+        "data": dict(data or {}),
         "contenders": {
             c.name: {
                 "command": c.describe(),

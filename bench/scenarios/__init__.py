@@ -25,6 +25,8 @@ class Context:
     say: Callable[[str], None] = print  # progress and notes, to stderr
     notes: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
+    warmup: int = 0  # untimed rounds before the measured ones (each contender runs once a round)
+    data: dict[str, object] = field(default_factory=dict)  # scenario figures saved in the JSON
 
 
 class Scenario:

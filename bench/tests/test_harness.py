@@ -18,7 +18,7 @@ from bench import harness, lab, scenarios
 from bench.__main__ import list_scenarios, parse_args
 from bench.bare import ssh_run
 from bench.harness import Contender, Outcome, Summary
-from bench.scenarios import docker_info
+from bench.scenarios import common
 
 OK = Outcome(1.0, True)
 
@@ -144,6 +144,7 @@ def test_build_record_is_json_and_excludes_warmup_and_failures():
     assert again["ratios"]["orchestr"] == {"vs_baseline": 1.0, "vs_floor": 3.0}
     assert again["started_utc"] == "2025-01-01T00:00:00+00:00"
     assert again["versions"] == {"pyinfra": "3"} and again["machine"] == {"cpu_count": 2}
+    assert again["data"] == {}
 
     table = harness.markdown_table(again).splitlines()
     assert table[0] == "| contender | median s | min s | max s | ok runs | vs orchestr | vs bare |"
@@ -262,7 +263,8 @@ def test_run_rounds_alternates_and_keeps_warmup_apart(tmp_path):
 
 def test_registry_finds_the_scenario_modules():
     found = scenarios.load_all()
-    assert {"lab-cycle", "docker-info"} <= set(found)
+    assert {"lab-cycle", "docker-info", "exec", "second-command", "image-push"} <= set(found)
+    assert "common" not in found  # the shared helper module registers nothing
     assert scenarios.get("docker-info").needs_peers
     assert "lab-cycle" in list_scenarios()
 
@@ -367,7 +369,7 @@ def test_shape_matches_counts_roles_and_health():
     assert not lab.shape_matches(None, 2, lb=False)
 
 
-# ---------------------------------------------------------------- docker-info's pieces
+# ---------------------------------------------------------------- side-by-side scenarios' pieces
 
 
 @pytest.mark.parametrize(
@@ -379,7 +381,7 @@ def test_shape_matches_counts_roles_and_health():
     ],
 )
 def test_jinja_literal_renders_back_to_the_text(text):
-    escaped = docker_info.jinja_literal(text)
+    escaped = common.jinja_literal(text)
     assert jinja2.Environment().from_string(escaped).render() == text
     if "{" in text:
         assert escaped != text
@@ -388,7 +390,7 @@ def test_jinja_literal_renders_back_to_the_text(text):
 def test_pyinfra_inventory_is_python_with_strict_host_keys():
     inv = lab.parse_inventory(INVENTORY, "nodes")
     namespace: dict = {}
-    exec(docker_info.pyinfra_inventory(inv), namespace)  # noqa: S102 - our own generated text
+    exec(common.pyinfra_inventory(inv), namespace)  # noqa: S102 - our own generated text
     assert [name for name, _ in namespace["nodes"]] == ["node1", "node2"]
     data = dict(namespace["nodes"][1][1])
     assert data["ssh_hostname"] == "198.18.0.7"
@@ -403,26 +405,32 @@ def done(stdout: str, stderr: str = "") -> subprocess.CompletedProcess:
 
 
 def test_output_checks_want_one_number_per_host():
-    ansible = docker_info.check_pattern(2, docker_info.ANSIBLE_RESULT, "ansible")
+    ansible = common.check_pattern(2, common.ANSIBLE_NUMBER, "ansible")
     good = "node1 | CHANGED | rc=0 >>\n0\nnode2 | CHANGED | rc=0 >>\n3\n"
     assert ansible(done(good)) is None
     assert "1 of 2" in ansible(done("node1 | CHANGED | rc=0 >>\n0\nnode2 | FAILED | rc=1 >>\n"))
     assert ansible(done("node1 | CHANGED | rc=0 >>\n{{.ContainersRunning}}\n")) is not None
 
-    pyinfra = docker_info.check_pattern(2, docker_info.PYINFRA_RESULT, "pyinfra")
+    pyinfra = common.check_pattern(2, common.PYINFRA_NUMBER, "pyinfra")
     assert pyinfra(done("", "[node1]  0\n    [node1]  Success\n[node10] 12\n")) is None
     assert pyinfra(done("", "[node1]  0\n    [node1]  Success\n")) is not None
 
-    bare = docker_info.check_pattern(2, docker_info.BARE_RESULT, "bare")
+    bare = common.check_pattern(2, common.BARE_NUMBER, "bare")
     assert bare(done("198.18.0.2 rc=0 0\n198.18.0.3 rc=0 1\n")) is None
     assert bare(done("198.18.0.2 rc=0 0\n198.18.0.3 rc=255 HostKeyNotVerifiable\n")) is not None
 
-    orchestr = docker_info.check_orchestr(2)
-    row = {"name": "node1", "docker_ok": True, "containers": 0}
-    two = [row, {**row, "name": "node2"}]
+    orchestr = common.check_orchestr_json(2, common.NUMBER)
+    row = {"host": "node1", "status": "ok", "rc": 0, "stdout": "0\n", "stderr": ""}
+    two = [row, {**row, "host": "node2", "stdout": "12\n"}]
     assert orchestr(done("\n".join(json.dumps(r) for r in two))) is None
-    broken = [row, {**row, "name": "node2", "docker_ok": False, "containers": None}]
-    assert orchestr(done("\n".join(json.dumps(r) for r in broken))) is not None
+    failed = [row, {**row, "host": "node2", "status": "failed", "rc": 1, "stdout": ""}]
+    assert "1 of 2" in orchestr(done("\n".join(json.dumps(r) for r in failed)))
+    unreachable = [row, {"host": "node2", "status": "unreachable", "msg": "refused"}]
+    assert orchestr(done("\n".join(json.dumps(r) for r in unreachable))) is not None
+    no_number = [row, {**row, "host": "node2", "stdout": "{{.ContainersRunning}}"}]
+    assert orchestr(done("\n".join(json.dumps(r) for r in no_number))) is not None
+    # the same host twice is one host
+    assert orchestr(done("\n".join(json.dumps(r) for r in [row, row]))) is not None
 
 
 def test_bare_script_needs_a_command_after_double_dash():
