@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -54,12 +54,11 @@ def present_chains(host_images: Iterable[Iterable[str]]) -> set[tuple[str, ...]]
     return chains
 
 
-def missing_layers(image: SavedImage, chains: set[tuple[str, ...]]) -> tuple[int, ...]:
+def missing_layers(diff_ids: Sequence[str], chains: Set[tuple[str, ...]]) -> tuple[int, ...]:
     """Indexes of the layers the host must receive. A layer is present only with its whole chain
     below it: the same bytes on top of another base are a different layer to docker."""
-    return tuple(
-        index for index in range(len(image.diff_ids)) if image.diff_ids[: index + 1] not in chains
-    )
+    layers = tuple(diff_ids)
+    return tuple(index for index in range(len(layers)) if layers[: index + 1] not in chains)
 
 
 def write_partial_archive(

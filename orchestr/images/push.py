@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shlex
 import tempfile
@@ -11,7 +12,6 @@ from dataclasses import dataclass
 
 from orchestr.errors import OptionsError
 from orchestr.images.layers import (
-    SavedImage,
     missing_layers,
     present_chains,
     read_saved_image,
@@ -70,34 +70,18 @@ def load_command(image: str) -> Command:
     )
 
 
-async def save_locally(image: str, directory: str) -> tuple[str, SavedImage]:
-    """`docker save` once, into a spool file every host's stream is read from."""
-    path = os.path.join(directory, "image.tar")
+@dataclass(frozen=True)
+class LocalImage:
+    image_id: str
+    size: int  # bytes, roughly the archive's size: a progress total before the archive exists
+    diff_ids: tuple[str, ...]
+
+
+async def inspect_local(image: str) -> LocalImage:
+    """The image on this machine; a missing image fails here, before any host is touched."""
     process = await asyncio.create_subprocess_exec(
-        "docker", "save", "--output", path, image,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    _, err = await process.communicate()
-    if process.returncode != 0:
-        raise OptionsError(
-            f"cannot save image {image!r} on this machine: {err.decode().strip()}",
-            hint="docker images lists the local images",
-        )
-    with open(path, "rb") as handle:
-        return path, read_saved_image(handle)
-
-
-async def file_chunks(path: str, sent: Callable[[int], None]) -> AsyncIterator[bytes]:
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            sent(len(chunk))
-            yield chunk
-
-
-async def local_image_id(image: str) -> str:
-    """The image's id on this machine; a missing image fails here, before any host is touched."""
-    process = await asyncio.create_subprocess_exec(
-        "docker", "image", "inspect", "--format", "{{.Id}}", image,
+        "docker", "image", "inspect", "--format",
+        "{{.Id}} {{.Size}} {{range .RootFS.Layers}}{{.}} {{end}}", image,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await process.communicate()
@@ -106,7 +90,74 @@ async def local_image_id(image: str) -> str:
             f"no image {image!r} on this machine: {err.decode().strip()}",
             hint="docker images lists the local images",
         )
-    return out.decode().strip()
+    image_id, size, *layers = out.decode().split()
+    return LocalImage(image_id, int(size), tuple(layers))
+
+
+class Spool:
+    """`docker save` written once to a file while any number of hosts stream it from the start,
+    each at its own pace: the first host's transfer overlaps the save, as in
+    `docker save | ssh host docker load`, and a late host never makes docker save again."""
+
+    def __init__(self, image: str, path: str):
+        self.image = image
+        self.path = path
+        self.written = 0
+        self.done = False
+        self.error: Exception | None = None
+        self._progress = asyncio.Condition()
+        self._process: asyncio.subprocess.Process | None = None
+        self._task = asyncio.ensure_future(self._fill())
+
+    async def _fill(self) -> None:
+        self._process = await asyncio.create_subprocess_exec(
+            "docker", "save", self.image,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        with open(self.path, "wb") as out:
+            while chunk := await self._process.stdout.read(CHUNK):
+                out.write(chunk)
+                out.flush()  # readers open the file separately
+                await self._advance(len(chunk))
+        err = await self._process.stderr.read()
+        if await self._process.wait() != 0:
+            self.error = RuntimeError(f"docker save failed: {err.decode().strip()}")
+        self.done = True
+        await self._advance(0)
+
+    async def _advance(self, count: int) -> None:
+        async with self._progress:
+            self.written += count
+            self._progress.notify_all()
+
+    async def stream(self, sent: Callable[[int], None]) -> AsyncIterator[bytes]:
+        """The archive from its first byte, as fast as it is written and read."""
+        with open(self.path, "rb") as handle:
+            offset = 0
+            while True:
+                async with self._progress:
+                    await self._progress.wait_for(lambda at=offset: self.written > at or self.done)
+                if self.error is not None:
+                    raise self.error
+                if offset >= self.written:  # done, and all of it sent
+                    return
+                chunk = handle.read(min(CHUNK, self.written - offset))
+                offset += len(chunk)
+                sent(len(chunk))
+                yield chunk
+
+    async def complete(self) -> str:
+        await asyncio.shield(self._task)
+        if self.error is not None:
+            raise self.error
+        return self.path
+
+    async def close(self) -> None:
+        """Stop a save nobody needed (every host had the image)."""
+        if self._process is not None and self._process.returncode is None:
+            self._process.kill()
+        with contextlib.suppress(Exception):
+            await self._task
 
 
 async def push_image(
@@ -118,57 +169,69 @@ async def push_image(
     on_planned: Callable[[str, int], None] = lambda host, total: None,
 ) -> list[Outcome]:
     """Send `image` to every host in `names` that lacks it, only the layers each one lacks."""
-    image_id = await local_image_id(image)
-    with tempfile.TemporaryDirectory(prefix="orchestr-push-", dir="/var/tmp") as spool:
-        # Saved once, and only when some host needs it; hosts lacking the same layers share
-        # one archive, written once.
-        saving: list[asyncio.Task[tuple[str, SavedImage]]] = []
+    local = await inspect_local(image)
+    with tempfile.TemporaryDirectory(prefix="orchestr-push-", dir="/var/tmp") as spool_dir:
+        # docker save starts at once, beside connecting and probing: a cold host then waits
+        # for nothing but the transfer. Hosts lacking the same subset of layers share one
+        # partial archive, cut from the complete one.
+        spool = Spool(image, os.path.join(spool_dir, "image.tar"))
         partials: dict[tuple[int, ...], asyncio.Task[str]] = {}
+        every_layer = tuple(range(len(local.diff_ids)))
 
-        async def saved() -> tuple[str, SavedImage]:
-            if not saving:
-                saving.append(asyncio.ensure_future(save_locally(image, spool)))
-            return await asyncio.shield(saving[0])
-
-        async def archive_for(send: tuple[int, ...]) -> str:
-            full_path, saved_image = await saved()
-            if send == tuple(range(len(saved_image.diff_ids))):
-                return full_path
+        async def partial_archive(send: tuple[int, ...]) -> str:
             if send not in partials:
-                target = os.path.join(spool, f"partial-{len(partials)}.tar")
+                full = await spool.complete()
+                target = os.path.join(spool_dir, f"partial-{len(partials)}.tar")
                 partials[send] = asyncio.ensure_future(
-                    asyncio.to_thread(_write_partial, full_path, target, saved_image, send)
+                    asyncio.to_thread(_write_partial, full, target, send)
                 )
             return await asyncio.shield(partials[send])
 
         async def one(conn: Connection) -> Pushed:
             probe = await conn.run(probe_command(image), timeout=60)
             state = parse_probe(probe.stdout)
-            if state.image_id == image_id:
+            total = len(local.diff_ids)
+            if state.image_id == local.image_id:
                 on_planned(conn.name, 0)
-                return Pushed(True, 0, 0, 0, image_id)
-            _, saved_image = await saved()
-            send = missing_layers(saved_image, set(state.chains))
-            path = await archive_for(send)
-            size = os.path.getsize(path)
-            on_planned(conn.name, size)
-            result = await conn.run(
-                load_command(image),
-                stdin=file_chunks(path, lambda n: on_bytes(conn.name, n)),
-                timeout=LOAD_TIMEOUT,
-            )
+                return Pushed(True, 0, total, 0, local.image_id)
+            send = missing_layers(local.diff_ids, state.chains)
+            sent = [0]
+
+            def count(n: int) -> None:
+                sent[0] += n
+                on_bytes(conn.name, n)
+
+            if send == every_layer:
+                on_planned(conn.name, local.size)
+                source = spool.stream(count)
+            else:
+                path = await partial_archive(send)
+                on_planned(conn.name, os.path.getsize(path))
+                source = _file_chunks(path, count)
+            result = await conn.run(load_command(image), stdin=source, timeout=LOAD_TIMEOUT)
             landed = result.stdout.strip()
             if not result.ok:
                 raise RuntimeError(f"docker load failed: {result.stderr.strip() or result.rc}")
-            if landed != image_id:
-                raise RuntimeError(f"image landed as {landed}, expected {image_id}")
-            return Pushed(False, len(send), len(saved_image.diff_ids), size, landed)
+            if landed != local.image_id:
+                raise RuntimeError(f"image landed as {landed}, expected {local.image_id}")
+            return Pushed(False, len(send), total, sent[0], landed)
 
-        return await pool.each(names, one)
+        try:
+            return await pool.each(names, one)
+        finally:
+            await spool.close()
 
 
-def _write_partial(source: str, target: str, saved: SavedImage, send: tuple[int, ...]) -> str:
+async def _file_chunks(path: str, sent: Callable[[int], None]) -> AsyncIterator[bytes]:
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            sent(len(chunk))
+            yield chunk
+
+
+def _write_partial(source: str, target: str, send: tuple[int, ...]) -> str:
     with open(source, "rb") as reader, open(target, "wb") as writer:
+        saved = read_saved_image(reader)
         write_partial_archive(reader, writer, saved, send)
     return target
 

@@ -139,7 +139,7 @@ def _image(diff_ids) -> SavedImage:
     ],
 )
 def test_missing_layers(image, host, missing):
-    assert missing_layers(_image(image), present_chains(host)) == missing
+    assert missing_layers(_image(image).diff_ids, present_chains(host)) == missing
 
 
 LAYER = st.sampled_from("abcde")
@@ -150,7 +150,7 @@ LAYER = st.sampled_from("abcde")
     host=st.lists(st.lists(LAYER, max_size=6), max_size=5),
 )
 def test_a_layer_is_present_only_with_its_whole_chain(image, host):
-    missing = missing_layers(_image(image), present_chains(host))
+    missing = missing_layers(_image(image).diff_ids, present_chains(host))
     expected = tuple(
         index
         for index in range(len(image))
@@ -166,7 +166,7 @@ def test_a_layer_is_present_only_with_its_whole_chain(image, host):
 def test_a_host_holding_a_prefix_of_the_image_lacks_exactly_the_rest(image, cut):
     cut = min(cut, len(image))
     chains = present_chains([image[:cut]])
-    assert missing_layers(_image(image), chains) == tuple(range(cut, len(image)))
+    assert missing_layers(_image(image).diff_ids, chains) == tuple(range(cut, len(image)))
 
 
 def _members(data: bytes) -> dict[str, tuple[bytes | None, str]]:
