@@ -37,14 +37,14 @@ def exec_command(pattern: str, command: tuple[str, ...], as_json: bool,
     sys.exit(report.exit_code(outcomes))
 
 
-async def _run(targets, remote: Command, timeout: float, as_json: bool):  # noqa: ANN001
+async def _run(targets, remote: Command, timeout: float, as_json: bool):
     from orchestr.transport.pool import Pool
 
-    def show(outcome) -> None:  # noqa: ANN001
+    def show(outcome) -> None:
         line = report.json_line(outcome) if as_json else report.human_block(outcome)
         click.echo(line)
 
-    async def work(conn):  # noqa: ANN001
+    async def work(conn):
         return await conn.run(remote, timeout=timeout)
 
     async with Pool(targets.settings, targets.pool_options) as pool:

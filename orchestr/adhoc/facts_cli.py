@@ -30,7 +30,7 @@ def facts_command(pattern: str, **flags) -> None:
     sys.exit(report.exit_code(outcomes))
 
 
-async def _gather(targets):  # noqa: ANN001
+async def _gather(targets):
     from orchestr.transport.pool import Pool
 
     async with Pool(targets.settings, targets.pool_options) as pool:

@@ -43,7 +43,7 @@ def push(image_name: str, pattern: str, as_json: bool, **flags) -> None:
     sys.exit(report.exit_code(outcomes))
 
 
-def _json(outcome) -> str:  # noqa: ANN001
+def _json(outcome) -> str:
     record: dict = {"host": outcome.host, "status": report.status_of(outcome)}
     if isinstance(outcome.value, Pushed):
         pushed = outcome.value
@@ -57,7 +57,7 @@ def _json(outcome) -> str:  # noqa: ANN001
     return json.dumps(record)
 
 
-async def _push(targets, image_name: str, quiet: bool):  # noqa: ANN001
+async def _push(targets, image_name: str, quiet: bool):
     from orchestr.transport.pool import Pool
 
     async with Pool(targets.settings, targets.pool_options) as pool:

@@ -53,7 +53,7 @@ class LocalConnection(Connection):
         return out
 
 
-async def _communicate(process, stdin: Input, on_line: OnLine | None) -> tuple[str, str]:  # noqa: ANN001
+async def _communicate(process, stdin: Input, on_line: OnLine | None) -> tuple[str, str]:
     out, err = await exchange(
         process.stdin, process.stdin.close, process.stdout, process.stderr, stdin, on_line
     )

@@ -77,7 +77,7 @@ class _HostKeyCheck(asyncssh.SSHClient):
         self.verdict = ""
         self.new_key: asyncssh.SSHKey | None = None
 
-    def validate_host_public_key(self, host, addr, port, key) -> bool:  # noqa: ANN001
+    def validate_host_public_key(self, host, addr, port, key) -> bool:
         trusted = self.known.match(host, addr, port)[0]
         if trusted:
             self.verdict = "changed"  # never accepted, whatever the policy
@@ -289,7 +289,7 @@ class SSHConnection(Connection):
             await hop.close()
 
 
-async def _collect(process, stdin: Input, on_line: OnLine | None) -> tuple[int, str, str]:  # noqa: ANN001
+async def _collect(process, stdin: Input, on_line: OnLine | None) -> tuple[int, str, str]:
     out, err = await exchange(
         process.stdin, process.stdin.write_eof, process.stdout, process.stderr, stdin, on_line
     )
