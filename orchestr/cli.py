@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=argv, prog_name="orchestr", standalone_mode=False)
     except OrchestrError as error:
-        click.echo(f"ERROR: {error.one_line()}", err=True)
+        for line in error.lines():
+            click.echo(f"ERROR: {line}", err=True)
         sys.exit(error.exit_code)
     except click.exceptions.Abort:
         click.echo("ERROR: interrupted", err=True)

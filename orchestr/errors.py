@@ -50,10 +50,26 @@ class OrchestrError(Exception):
         return text.replace("\n", " ")
 
 
+    def lines(self) -> list[str]:
+        """What the CLI prints, one `ERROR:` line each."""
+        return [self.one_line()]
+
+
 class ParseError(OrchestrError):
     """Bad input file: inventory, playbook, template."""
 
     exit_code = EXIT_PARSER_ERROR
+
+
+class ParseErrors(ParseError):
+    """Every problem found in the input at once, so the operator fixes them in one go."""
+
+    def __init__(self, errors: list[ParseError]):
+        super().__init__(f"{len(errors)} errors", location=None)
+        self.errors = errors
+
+    def lines(self) -> list[str]:
+        return [error.one_line() for error in self.errors]
 
 
 class OptionsError(OrchestrError):
