@@ -112,14 +112,16 @@ class Connection:
         stdin: Input = None,
         timeout: float | None = DEFAULT_COMMAND_TIMEOUT,
         on_line: OnLine | None = None,
-        become: bool | None = None,
+        become: bool | Become | None = None,
     ) -> Result:
-        """Run through the remote shell; `become` overrides the connection's become setting.
+        """Run through the remote shell; `become` overrides the connection's become setting
+        (True/False, or a Become for another user, as a task's become_user asks).
         Output never shows a secret the command carried, nor the sudo password."""
         final = as_command(command)
         secrets = final.secrets
-        if self._become is not None if become is None else become:
-            final, password = (self._become or Become()).wrap(final)
+        escalation = become if isinstance(become, Become) else self._become
+        if isinstance(become, Become) or (self._become is not None if become is None else become):
+            final, password = (escalation or Become()).wrap(final)
             if password is not None:
                 stdin = prepend(password, stdin)
                 secrets = (*secrets, password.decode().strip())

@@ -82,6 +82,10 @@ class ModuleContext(Protocol):
         folder first, then beside the playbook; raises ModuleError when not found."""
         ...
 
+    def evaluate(self, condition: Any) -> Any:
+        """A bare Jinja2 expression (as in `when:`) evaluated with the host's variables (assert)."""
+        ...
+
     def render_template(self, text: str, extra: Mapping[str, Any] | None = None) -> str:
         """Render Jinja2 text with the host's variables (the template module, lookups)."""
         ...
