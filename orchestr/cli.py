@@ -19,6 +19,8 @@ SUBCOMMANDS = {
     "exec": "orchestr.adhoc.cli:exec_command",
     "image": "orchestr.images.cli:image",
     "facts": "orchestr.adhoc.facts_cli:facts_command",
+    "apply": "orchestr.playbook.cli:apply_command",
+    "playbook": "orchestr.playbook.cli:apply_command",
 }
 
 

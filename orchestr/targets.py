@@ -45,6 +45,7 @@ class Targets:
     settings: list[ConnectionSettings]
     pool_options: PoolOptions
     warnings: list[str]
+    inventory: Any = None
 
 
 def resolve_targets(pattern: str, flags: dict[str, Any]) -> Targets:
@@ -73,7 +74,9 @@ def resolve_targets(pattern: str, flags: dict[str, Any]) -> Targets:
         become_user=flags.get("become_user"),
         become_password=password,
     )
-    return Targets([h.name for h in selection], settings, options, list(dict.fromkeys(warnings)))
+    return Targets(
+        [h.name for h in selection], settings, options, list(dict.fromkeys(warnings)), inventory
+    )
 
 
 def _default_sources() -> list[str]:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from orchestr.errors import Location
 
-EMPTY: Mapping[str, Any] = {}
+EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,8 @@ class Task:
     location: Location
     when: tuple[Any, ...] = ()  # every condition must hold (a list in YAML means "and")
     loop: Any = None  # loop: / with_items: (raw; a template or a list)
-    loop_control: Mapping[str, Any] = EMPTY  # loop_var, index_var, label, pause, extended
+    # loop_var, index_var, label, pause, extended
+    loop_control: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
     register: str | None = None
     notify: tuple[str, ...] = ()
     tags: frozenset[str] = frozenset()
@@ -43,7 +45,7 @@ class Task:
     become_user: Any = None
     check_mode: Any = None  # None: the run's --check; True/False: forced for this task
     diff: Any = None
-    vars: Mapping[str, Any] = EMPTY
+    vars: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
     environment: Any = None  # mapping or template
     listen: tuple[str, ...] = ()  # handlers only
     # Where the task came from: a role name, so templates/ and files/ resolve in the role first.
@@ -64,7 +66,7 @@ class Block:
     tags: frozenset[str] = frozenset()
     become: Any = None
     become_user: Any = None
-    vars: Mapping[str, Any] = EMPTY
+    vars: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
     environment: Any = None
     ignore_errors: Any = False
     delegate_to: Any = None
@@ -80,7 +82,7 @@ class Play:
     name: str
     hosts: str  # a host pattern (a YAML list is joined with ",")
     location: Location
-    vars: Mapping[str, Any] = EMPTY
+    vars: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
     vars_files: tuple[Any, ...] = ()
     pre_tasks: tuple[TaskOrBlock, ...] = ()
     roles: tuple[RoleCall, ...] = ()
@@ -111,9 +113,11 @@ class RoleCall:
     location: Location
     tasks: tuple[TaskOrBlock, ...] = ()
     handlers: tuple[Task, ...] = ()
-    defaults: Mapping[str, Any] = EMPTY  # below inventory vars
-    vars: Mapping[str, Any] = EMPTY  # role vars/main.yml
-    params: Mapping[str, Any] = EMPTY  # `- role: x` with `vars:` or inline params
+    defaults: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # below inventory vars
+    vars: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # role vars/main.yml
+    params: Mapping[str, Any] = field(
+        default_factory=lambda: EMPTY
+    )  # `- role: x` with `vars:` or inline params
     when: tuple[Any, ...] = ()
     tags: frozenset[str] = frozenset()
 

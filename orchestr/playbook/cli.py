@@ -1,0 +1,166 @@
+"""`orchestr apply PLAYBOOK` (alias `orchestr playbook`): ansible-playbook's command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+
+import click
+
+from orchestr.errors import (
+    EXIT_HOSTS_FAILED,
+    EXIT_HOSTS_UNREACHABLE,
+    EXIT_OK,
+    OptionsError,
+)
+from orchestr.targets import connection_options, warn
+
+
+def parse_extra_vars(values: tuple[str, ...]) -> dict:
+    """-e k=v (shell-style words), -e @file (YAML/JSON), -e '{"json": 1}': later wins."""
+    import shlex
+
+    import yaml
+
+    merged: dict = {}
+    for value in values:
+        text = value.strip()
+        if text.startswith("@"):
+            try:
+                with open(text[1:], encoding="utf-8") as handle:
+                    data = yaml.safe_load(handle) or {}
+            except OSError as error:
+                raise OptionsError(
+                    f"cannot read extra vars file {text[1:]}: {error.strerror}"
+                ) from None
+        elif text.startswith(("{", "[")):
+            try:
+                data = yaml.safe_load(text)
+            except yaml.YAMLError as error:
+                raise OptionsError(f"bad extra vars {text!r}: {error}") from None
+        else:
+            data = {}
+            for word in shlex.split(text):
+                key, sep, raw = word.partition("=")
+                if not sep:
+                    raise OptionsError(
+                        f"bad extra var {word!r}", hint="use -e key=value or -e @file"
+                    )
+                data[key] = raw
+        if not isinstance(data, dict):
+            raise OptionsError(f"extra vars must be a mapping: {value!r}")
+        merged.update(data)
+    return merged
+
+
+def _tags(values: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(t.strip() for value in values for t in value.split(",") if t.strip())
+
+
+@click.command(name="apply")
+@click.argument("playbooks", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@connection_options
+@click.option("-C", "--check", is_flag=True, help="Show what would change; change nothing.")
+@click.option("-D", "--diff", is_flag=True, help="Show the differences a task makes.")
+@click.option("-e", "--extra-vars", multiple=True, metavar="VARS", help="k=v, @file or JSON.")
+@click.option("-t", "--tags", multiple=True, help="Only tasks with these tags.")
+@click.option("--skip-tags", multiple=True, help="Not tasks with these tags.")
+@click.option("--list-hosts", is_flag=True, help="List the hosts each play would run on.")
+@click.option("--list-tasks", is_flag=True, help="List the tasks that would run.")
+@click.option("--syntax-check", is_flag=True, help="Load and validate only.")
+@click.option("--start-at-task", metavar="NAME", help="Start at the task with this name.")
+@click.option("-v", "--verbose", count=True, help="Show task results (-v).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON event per line.")
+def apply_command(playbooks: tuple[str, ...], check: bool, diff: bool, extra_vars: tuple[str, ...],
+                  tags: tuple[str, ...], skip_tags: tuple[str, ...], list_hosts: bool,
+                  list_tasks: bool, syntax_check: bool, start_at_task: str | None, verbose: int,
+                  as_json: bool, **flags) -> None:  # fmt: skip
+    """Run Ansible playbooks on hosts that need only sh and docker.
+
+    Exit codes as ansible-playbook: 0 ok, 2 a host failed, 4 a host was unreachable or a file
+    could not be parsed, 5 bad options.
+    """
+    from orchestr.playbook.loader import load_playbook
+
+    # Everything is loaded and checked before any host is touched.
+    loaded = [load_playbook(path) for path in playbooks]
+    variables = parse_extra_vars(extra_vars)
+    if syntax_check:
+        for path in playbooks:
+            click.echo(f"\nplaybook: {path}")
+        return
+    from orchestr.playbook.output import Console
+    from orchestr.playbook.runner import RunOptions
+    from orchestr.targets import resolve_targets
+
+    # Every host of the inventory may be reached (plays pick their own); connections open lazily.
+    targets = resolve_targets("all", flags)
+    warn([w for w in targets.warnings if "No hosts matched" not in w])
+    inventory = targets.inventory
+    if list_hosts or list_tasks:
+        _list(loaded, inventory, flags.get("limit"), list_hosts, list_tasks)
+        return
+    options = RunOptions(check=check, diff=diff, limit=flags.get("limit"), extra_vars=variables,
+                         tags=_tags(tags), skip_tags=_tags(skip_tags),
+                         start_at_task=start_at_task)  # fmt: skip
+    console = Console(as_json=as_json, verbosity=verbose)
+    started = time.monotonic()
+    stats = asyncio.run(_run(loaded, inventory, targets, options, console))
+    if as_json:
+        click.echo(
+            json.dumps({"event": "finished", "seconds": round(time.monotonic() - started, 3)})
+        )
+    sys.exit(exit_code(stats))
+
+
+async def _run(loaded, inventory, targets, options, console):  # noqa: ANN001
+    from orchestr.playbook.runner import PlaybookRun
+    from orchestr.transport.pool import Pool
+
+    stats: dict = {}
+    async with Pool(targets.settings, targets.pool_options) as pool:
+        for playbook in loaded:
+            run = PlaybookRun(playbook, inventory, pool, options, console)
+            stats.update(await run.run())
+    return stats
+
+
+def exit_code(stats: dict) -> int:
+    if any(s.unreachable for s in stats.values()):
+        return EXIT_HOSTS_UNREACHABLE
+    if any(s.failed for s in stats.values()):
+        return EXIT_HOSTS_FAILED
+    return EXIT_OK
+
+
+def _list(loaded, inventory, limit, list_hosts: bool, list_tasks: bool) -> None:  # noqa: ANN001
+    from orchestr.playbook.model import Block
+
+    for playbook in loaded:
+        click.echo(f"\nplaybook: {playbook.path}")
+        for index, play in enumerate(playbook.plays, 1):
+            click.echo(f"\n  play #{index} ({play.hosts}): {play.name}\tTAGS: []")
+            if list_hosts:
+                hosts = inventory.select(play.hosts, limit)
+                click.echo(f"    pattern: ['{play.hosts}']")
+                click.echo(f"    hosts ({len(hosts)}):")
+                for host in hosts:
+                    click.echo(f"      {host.name}")
+            if list_tasks:
+                click.echo("    tasks:")
+
+                def walk(items) -> None:  # noqa: ANN001
+                    for item in items:
+                        if isinstance(item, Block):
+                            walk((*item.block, *item.rescue, *item.always))
+                        else:
+                            tags = sorted(item.tags)
+                            click.echo(f"      {item.name or item.module}\tTAGS: {tags}")
+
+                walk(play.pre_tasks)
+                for role in play.roles:
+                    walk(role.tasks)
+                walk(play.tasks)
+                walk(play.post_tasks)

@@ -1,0 +1,866 @@
+"""Run a loaded playbook on hosts, with Ansible's meaning: batches, strategies, blocks, loops,
+conditions, handlers, registers, facts, check and diff; over one pooled connection per host."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from orchestr.inventory import Host, Inventory
+from orchestr.playbook.model import Block, Play, Playbook, RoleCall, Task, TaskOrBlock
+from orchestr.playbook.modules.base import (
+    ModuleError,
+    ModuleResult,
+    as_bool,
+    lookup,
+    normalize_args,
+)
+from orchestr.playbook.output import Console, Stats
+from orchestr.playbook.templar import OMIT, LayeredVars, Templar, TemplateError
+from orchestr.transport.base import Connection, Result, Unreachable
+from orchestr.transport.command import Become, Command, Shell
+from orchestr.transport.pool import Pool
+from orchestr.transport.settings import ConnectionSettings, settings_for
+
+LOCALHOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    check: bool = False
+    diff: bool = False
+    limit: str | None = None
+    extra_vars: Mapping[str, Any] = field(default_factory=dict)
+    tags: frozenset[str] = frozenset()
+    skip_tags: frozenset[str] = frozenset()
+    start_at_task: str | None = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Keywords a task inherits from the plays, roles and blocks around it."""
+
+    when: tuple[Any, ...] = ()
+    tags: frozenset[str] = frozenset()
+    vars: tuple[Mapping[str, Any], ...] = ()
+    become: Any = None
+    become_user: Any = None
+    environment: tuple[Any, ...] = ()
+    ignore_errors: Any = None
+    delegate_to: Any = None
+    run_once: Any = None
+    check_mode: Any = None
+    role: RoleCall | None = None
+
+    def inside(self, block: Block) -> Scope:
+        return replace(
+            self,
+            when=self.when + block.when,
+            tags=self.tags | block.tags,
+            vars=(*self.vars, block.vars) if block.vars else self.vars,
+            become=block.become if block.become is not None else self.become,
+            become_user=block.become_user or self.become_user,
+            environment=(*self.environment, block.environment)
+            if block.environment
+            else self.environment,
+            ignore_errors=block.ignore_errors or self.ignore_errors,
+            delegate_to=block.delegate_to or self.delegate_to,
+            run_once=block.run_once or self.run_once,
+            check_mode=block.check_mode if block.check_mode is not None else self.check_mode,
+        )
+
+
+@dataclass
+class HostState:
+    host: Host
+    facts: dict[str, Any] = field(default_factory=dict)  # set_fact, register, gathered facts
+    failed: bool = False
+    unreachable: bool = False
+    ended: bool = False  # meta: end_host
+    notified: list[str] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return not (self.failed or self.unreachable or self.ended)
+
+
+class PlayAborted(Exception):
+    """any_errors_fatal or max_fail_percentage stopped the play."""
+
+
+class PlaybookRun:
+    def __init__(self, playbook: Playbook, inventory: Inventory, pool: Pool,
+                 options: RunOptions, console: Console):  # fmt: skip
+        self.playbook = playbook
+        self.inventory = inventory
+        self.pool = pool
+        self.options = options
+        self.console = console
+        self.stats: dict[str, Stats] = {}
+        self.states: dict[str, HostState] = {}
+        self._started = options.start_at_task is None
+
+    # ---------------------------------------------------------------- plays and batches
+
+    async def run(self) -> dict[str, Stats]:
+        for play in self.playbook.plays:
+            await self.run_play(play)
+        self.console.event("recap", stats=self.stats)
+        return self.stats
+
+    async def run_play(self, play: Play) -> None:
+        self.play = play
+        self.vars_files_data = self._read_vars_files(play)
+        selection = self.inventory.select(play.hosts, self.options.limit)
+        for warning in selection.warnings:
+            self.console.event("warning", message=warning)
+        self.console.event(
+            "play_start", name=play.name or play.hosts, hosts=[h.name for h in selection]
+        )
+        hosts = [h for h in selection if not self._lost(h.name)]
+        if not hosts:
+            self.console.event("no_hosts")
+            return
+        for host in hosts:
+            self.stats.setdefault(host.name, Stats())
+            state = self.states.setdefault(host.name, HostState(host))
+            state.failed = state.ended = False  # a new play starts every reachable host afresh
+            state.notified = []
+        self.play_hosts_all = [h.name for h in hosts]
+        for batch in batches(self.play_hosts_all, play.serial):
+            self.batch = batch
+            try:
+                await self.run_batch(play, [self.states[name] for name in batch])
+            except PlayAborted:
+                return
+            if not any(self.states[name].active for name in batch) and play.serial:
+                return  # Ansible stops a serial play when a whole batch failed
+
+    def _lost(self, name: str) -> bool:
+        state = self.states.get(name)
+        return bool(state and state.unreachable)
+
+    async def run_batch(self, play: Play, hosts: list[HostState]) -> None:
+        scope = Scope(tags=play.tags, become=play.become, become_user=play.become_user,
+                      environment=(play.environment,) if play.environment else (),
+                      check_mode=play.check_mode)  # fmt: skip
+        self.batch_size = len(hosts)
+        if as_bool(self.render_plain(play.gather_facts, hosts[0])):
+            await self.gather_facts(hosts)
+        await self.run_section(play.pre_tasks, scope, hosts)
+        await self.flush_handlers(hosts)
+        for role in play.roles:
+            role_scope = replace(scope, role=role, when=scope.when + role.when,
+                                 tags=scope.tags | role.tags,
+                                 vars=(*scope.vars, role.vars, role.params))  # fmt: skip
+            await self.run_section(role.tasks, role_scope, hosts)
+        await self.run_section(play.tasks, scope, hosts)
+        await self.flush_handlers(hosts)
+        await self.run_section(play.post_tasks, scope, hosts)
+        await self.flush_handlers(hosts)
+
+    async def run_section(
+        self, items: Sequence[TaskOrBlock], scope: Scope, hosts: list[HostState]
+    ) -> None:
+        if self.play.strategy == "free":
+            await asyncio.gather(*(self.run_items(items, scope, [h]) for h in hosts))
+        else:
+            await self.run_items(items, scope, hosts)
+
+    # ---------------------------------------------------------------- task tree
+
+    async def run_items(
+        self, items: Sequence[TaskOrBlock], scope: Scope, hosts: list[HostState]
+    ) -> None:
+        for item in items:
+            if isinstance(item, Block):
+                await self.run_block(item, scope, hosts)
+            else:
+                await self.run_task(item, scope, hosts)
+
+    async def run_block(self, block: Block, scope: Scope, hosts: list[HostState]) -> None:
+        inner = scope.inside(block)
+        entered = [h for h in hosts if h.active]
+        if not entered:
+            return
+        failed_before = {h.host.name for h in entered if h.failed}
+        await self.run_items(block.block, inner, entered)
+        failed_in_block = [h for h in entered if h.failed and h.host.name not in failed_before]
+        if block.rescue and failed_in_block:
+            for state in failed_in_block:
+                state.failed = False
+                self.stats[state.host.name].rescued += 1
+                self.stats[state.host.name].failed -= 1
+            await self.run_items(block.rescue, inner, failed_in_block)
+        if block.always:
+            # always runs for every host that entered the block, failed or not
+            still_failed = [h for h in entered if h.failed]
+            for state in still_failed:
+                state.failed = False
+            await self.run_items(
+                block.always, inner, [h for h in entered if not h.unreachable and not h.ended]
+            )
+            for state in still_failed:
+                state.failed = True
+        self.check_play_failure(entered)
+
+    def check_play_failure(self, hosts: list[HostState]) -> None:
+        failed = [h for h in hosts if h.failed or h.unreachable]
+        if not failed:
+            return
+        if as_bool(self.play.any_errors_fatal):
+            raise PlayAborted()
+        if self.play.max_fail_percentage is not None:
+            limit = float(str(self.play.max_fail_percentage).rstrip("%"))
+            if 100.0 * len(failed) / max(1, self.batch_size) > limit:
+                raise PlayAborted()
+
+    # ---------------------------------------------------------------- one task on many hosts
+
+    def selected_by_tags(self, tags: frozenset[str]) -> bool:
+        wanted, skipped = self.options.tags, self.options.skip_tags
+        if skipped and (tags & skipped or ("all" in skipped and "always" not in tags)):
+            return False
+        if "never" in tags and not (tags & (wanted - {"all"})):
+            return False
+        if not wanted or "all" in wanted:
+            return True
+        return bool(tags & wanted) or "always" in tags
+
+    async def run_task(
+        self, task: Task, scope: Scope, hosts: list[HostState], *, handler: bool = False
+    ) -> None:
+        tags = scope.tags | task.tags
+        if not handler and not self.selected_by_tags(tags):
+            return
+        if not self._started:
+            if task.name != self.options.start_at_task:
+                return
+            self._started = True
+        active = [h for h in hosts if h.active]
+        if not active:
+            return
+        if task.module == "meta":
+            await self.run_meta(task, scope, active)
+            return
+        if task.module in ("include_tasks", "import_tasks", "include_role", "import_role"):
+            await self.run_include(task, scope, active)
+            return
+        self.console.event("task_start", name=task.name or task.module, handler=handler)
+        run_once = as_bool(self.render_plain(task.run_once or scope.run_once or False, active[0]))
+        spec = lookup(task.module)
+        if run_once or (spec is not None and spec.run_once):
+            first = active[0]
+            outcome = await self.run_on_host(task, scope, first)
+            for state in active[1:]:
+                self.apply_shared_result(task, state, outcome)
+        else:
+            await asyncio.gather(*(self.run_on_host(task, scope, state) for state in active))
+        self.check_play_failure(hosts)
+
+    def apply_shared_result(
+        self, task: Task, state: HostState, registered: dict[str, Any] | None
+    ) -> None:
+        """run_once: the other hosts get the same registered result and facts."""
+        if registered is None:
+            return
+        if task.register:
+            state.facts[task.register] = registered
+        facts = registered.get("ansible_facts")
+        if task.module == "set_fact" and isinstance(facts, Mapping):
+            state.facts.update(facts)
+
+    async def run_on_host(
+        self, task: Task, scope: Scope, state: HostState
+    ) -> dict[str, Any] | None:
+        name = state.host.name
+        stats = self.stats[name]
+        try:
+            variables = self.host_variables(state, task, scope)
+            templar = Templar(variables, search_paths=self.search_paths(task, scope),
+                              check_mode=self.check_mode_for(task, scope, state))  # fmt: skip
+            delegated = templar.render(task.delegate_to or scope.delegate_to)
+            if task.loop is None:
+                if not templar.truth(scope.when + task.when):
+                    stats.skipped += 1
+                    self.console.event("host_result", host=name, status="skipping", task=task.name)
+                    registered = {
+                        "changed": False,
+                        "skipped": True,
+                        "skip_reason": "Conditional result was False",
+                    }
+                    if task.register:
+                        state.facts[task.register] = registered
+                    return registered
+                registered = await self.run_module_with_retries(
+                    task, scope, state, templar, delegated
+                )
+                ok = self.report(task, scope, state, templar, registered, None, delegated)
+            else:
+                registered, ok = await self.run_loop(task, scope, state, templar, delegated)
+            if task.register:
+                state.facts[task.register] = registered
+            if ok and registered.get("changed") and task.notify:
+                for handler_name in templar.render(list(task.notify)):
+                    if handler_name not in state.notified:
+                        state.notified.append(handler_name)
+            return registered
+        except Unreachable as error:
+            state.unreachable = True
+            stats.unreachable += 1
+            self.console.event("host_result", host=name, status="unreachable",
+                               result={"msg": error.one_line(), "unreachable": True, "changed": False})  # fmt: skip
+            return None
+        except TemplateError as error:
+            state.failed = True
+            stats.failed += 1
+            self.console.event("host_result", host=name, status="failed",
+                               result={"msg": f"{task.location}: {error}", "changed": False})  # fmt: skip
+            return None
+
+    async def run_loop(self, task: Task, scope: Scope, state: HostState, templar: Templar,
+                       delegated: Any) -> tuple[dict[str, Any], bool]:  # fmt: skip
+        items = templar.render(task.loop)
+        if isinstance(items, str) or not isinstance(items, Sequence | Mapping):
+            raise TemplateError(
+                f"Invalid data passed to 'loop', it requires a list, got this instead: {items!r}"
+            )
+        control = templar.render(dict(task.loop_control)) if task.loop_control else {}
+        loop_var = control.get("loop_var", "item")
+        index_var = control.get("index_var")
+        results = []
+        all_ok = True
+        for index, item in enumerate(list(items)):
+            extra = {loop_var: item, "ansible_loop_var": loop_var}
+            if index_var:
+                extra[index_var] = index
+            item_templar = templar.child(extra)
+            label = item_templar.render(control["label"]) if "label" in control else item
+            if not item_templar.truth(scope.when + task.when):
+                results.append({"changed": False, "skipped": True, loop_var: item, "item": item,
+                                "skip_reason": "Conditional result was False"})  # fmt: skip
+                self.console.event(
+                    "host_result", host=state.host.name, status="skipping", item=label
+                )
+                continue
+            registered = await self.run_module_with_retries(
+                task, scope, state, item_templar, delegated
+            )
+            registered[loop_var] = item
+            registered.setdefault("item", item)
+            registered["ansible_loop_var"] = loop_var
+            ok = self.report(
+                task, scope, state, item_templar, registered, label, delegated, count=False
+            )
+            all_ok = all_ok and ok
+            results.append(registered)
+            if not ok and not self.ignoring(task, scope, item_templar):
+                break
+        ran = [r for r in results if not r.get("skipped")]
+        summary: dict[str, Any] = {
+            "results": results,
+            "changed": any(r.get("changed") for r in ran),
+            "msg": "All items completed" if all_ok else "One or more items failed",
+            "skipped": bool(results) and not ran,
+        }
+        if not all_ok:
+            summary["failed"] = True
+        self.count_loop(state, summary, all_ok, task, scope, templar)
+        return summary, all_ok
+
+    def count_loop(self, state: HostState, summary: dict, all_ok: bool, task: Task, scope: Scope,
+                   templar: Templar) -> None:  # fmt: skip
+        stats = self.stats[state.host.name]
+        if summary["skipped"] or not summary["results"]:
+            stats.skipped += 1
+        elif not all_ok:
+            if self.ignoring(task, scope, templar):
+                stats.ignored += 1
+                stats.ok += 1
+            else:
+                stats.failed += 1
+                state.failed = True
+        else:
+            stats.ok += 1
+            if summary["changed"]:
+                stats.changed += 1
+
+    def ignoring(self, task: Task, scope: Scope, templar: Templar) -> bool:
+        return as_bool(templar.render(task.ignore_errors or scope.ignore_errors or False))
+
+    def report(self, task: Task, scope: Scope, state: HostState, templar: Templar,
+               registered: dict[str, Any], item: Any, delegated: Any, count: bool = True) -> bool:  # fmt: skip
+        """Print one result and count it; returns whether the task succeeded on this host."""
+        stats = self.stats[state.host.name]
+        name = state.host.name
+        failed = bool(registered.get("failed"))
+        diff = registered.pop("_diff", None)
+        if not self.diff_for(task, scope, templar):
+            diff = None
+        show = task.module == "debug"
+        shown = {k: v for k, v in registered.items() if not k.startswith("_")}
+        if registered.get("skipped"):
+            if count:
+                stats.skipped += 1
+            self.console.event("host_result", host=name, status="skipping", item=item,
+                               result=shown if show else None)  # fmt: skip
+            return True
+        if failed:
+            ignored = self.ignoring(task, scope, templar)
+            self.console.event("host_result", host=name, status="failed", item=item, result=shown,
+                               delegated=delegated, ignored=ignored and count, diff=diff)  # fmt: skip
+            if count:
+                if ignored:
+                    stats.ignored += 1
+                    stats.ok += 1
+                else:
+                    stats.failed += 1
+                    state.failed = True
+            return False
+        status = "changed" if registered.get("changed") else "ok"
+        if count:
+            stats.ok += 1
+            if status == "changed":
+                stats.changed += 1
+        if show:
+            shown = {k: v for k, v in shown.items() if k not in ("changed", "failed")}
+        self.console.event("host_result", host=name, status=status, item=item,
+                           result=shown if show else None, delegated=delegated, diff=diff,
+                           show=show, registered=shown)  # fmt: skip
+        return True
+
+    # ---------------------------------------------------------------- a module on a host
+
+    async def run_module_with_retries(self, task: Task, scope: Scope, state: HostState,
+                                      templar: Templar, delegated: Any) -> dict[str, Any]:  # fmt: skip
+        attempts = 1
+        if task.until:
+            attempts = int(templar.render(task.retries)) + 1 if task.retries is not None else 4
+        delay = float(templar.render(task.delay)) if task.until else 0.0
+        registered: dict[str, Any] = {}
+        for attempt in range(1, attempts + 1):
+            registered = await self.run_module(task, scope, state, templar, delegated)
+            if not task.until:
+                break
+            check = templar.child({task.register: registered} if task.register else {})
+            registered["attempts"] = attempt
+            if not registered.get("failed") and check.truth(task.until):
+                break
+            if attempt == attempts:
+                registered["failed"] = True
+                registered.setdefault("msg", "Retries exhausted")
+                break
+            await asyncio.sleep(delay)
+        return registered
+
+    async def run_module(self, task: Task, scope: Scope, state: HostState, templar: Templar,
+                         delegated: Any) -> dict[str, Any]:  # fmt: skip
+        spec = lookup(task.module)
+        if spec is None:  # the loader refuses unknown modules; an include may still bring one
+            return {"failed": True, "changed": False, "msg": f"unknown module {task.module!r}"}
+        args = strip_omit(templar.render(dict(task.args)))
+        args = normalize_args(spec, args)
+        check_mode = self.check_mode_for(task, scope, state)
+        context = HostContext(self, task, scope, state, templar, delegated, check_mode,
+                              self.diff_for(task, scope, templar))  # fmt: skip
+        try:
+            result = await spec.run(args, context)
+        except ModuleError as error:
+            result = ModuleResult(failed=True, msg=str(error))
+        except TemplateError:
+            raise
+        except Unreachable:
+            raise
+        registered = result.registered()
+        if result.diff:
+            registered["_diff"] = result.diff
+        facts = registered.get("ansible_facts")
+        if isinstance(facts, Mapping) and not registered.get("failed"):
+            state.facts.update(facts)
+        return self.apply_conditions(task, templar, registered)
+
+    def apply_conditions(
+        self, task: Task, templar: Templar, registered: dict[str, Any]
+    ) -> dict[str, Any]:
+        """changed_when / failed_when, evaluated with the result under its register name."""
+        if task.changed_when is None and task.failed_when is None:
+            return registered
+        check = templar.child({task.register: registered} if task.register else {})
+        if task.changed_when is not None:
+            registered["changed"] = check.truth(task.changed_when)
+        if task.failed_when is not None:
+            failed = check.truth(task.failed_when)
+            registered["failed"] = failed
+            if failed:
+                registered.setdefault("msg", "failed_when matched")
+            elif registered.get("msg") == "non-zero return code":
+                del registered["msg"]
+        return registered
+
+    # ---------------------------------------------------------------- variables
+
+    def host_variables(self, state: HostState, task: Task, scope: Scope) -> LayeredVars:
+        role = task_role(task, scope)
+        layers: list[Mapping[str, Any]] = []
+        if role is not None:
+            layers.append(role.defaults)
+        layers.append(state.host.vars)
+        layers.append(self.play.vars)
+        layers.extend(self.vars_files_data)
+        if role is not None:
+            layers += [role.vars, role.params]
+        layers.extend(scope.vars)
+        layers.append(task.vars)
+        layers.append(state.facts)
+        layers.append(self.options.extra_vars)
+        layers.append(self.magic_variables(state, role))
+        return LayeredVars(layers)
+
+    def magic_variables(self, state: HostState, role: RoleCall | None) -> dict[str, Any]:
+        inventory = self.inventory
+        name = state.host.name
+        active = [
+            n
+            for n in self.play_hosts_all
+            if not self.states[n].unreachable and not self.states[n].failed
+        ]
+        return {
+            "inventory_hostname": name,
+            "inventory_hostname_short": name.split(".")[0],
+            "group_names": [g for g in state.host.group_names if g != "ungrouped"],
+            "groups": GroupsView(inventory),
+            "hostvars": HostVarsView(self),
+            "ansible_play_hosts": active,
+            "ansible_play_hosts_all": list(self.play_hosts_all),
+            "ansible_play_batch": [n for n in self.batch if self.states[n].active],
+            "play_hosts": active,
+            "ansible_check_mode": self.options.check,
+            "ansible_diff_mode": self.options.diff,
+            "ansible_facts": state.facts.get("ansible_facts", {}),
+            "omit": OMIT,
+            "playbook_dir": self.play.base_dir,
+            "role_name": role.name if role else None,
+            "role_path": role.path if role else None,
+            "ansible_version": {"full": "2.19.0", "major": 2, "minor": 19, "string": "2.19.0"},
+        }
+
+    def render_plain(self, value: Any, state: HostState) -> Any:
+        """A play-level keyword rendered with the host's inventory and play variables."""
+        if not isinstance(value, str):
+            return value
+        layers = [state.host.vars, self.play.vars, *self.vars_files_data, self.options.extra_vars,
+                  self.magic_variables(state, None)]  # fmt: skip
+        return Templar(LayeredVars(layers)).render(value)
+
+    def _read_vars_files(self, play: Play) -> list[Mapping[str, Any]]:
+        import yaml
+
+        data = []
+        for entry in play.vars_files:
+            path = entry if os.path.isabs(str(entry)) else os.path.join(play.base_dir, str(entry))
+            with open(path, encoding="utf-8") as handle:
+                loaded = yaml.safe_load(handle) or {}
+            if not isinstance(loaded, Mapping):
+                raise TemplateError(f"vars file {path} must hold a mapping")
+            data.append(loaded)
+        return data
+
+    def search_paths(self, task: Task, scope: Scope) -> list[str]:
+        role = task_role(task, scope)
+        paths = [role.path] if role else []
+        return [*paths, self.play.base_dir]
+
+    def check_mode_for(self, task: Task, scope: Scope, state: HostState) -> bool:
+        forced = task.check_mode if task.check_mode is not None else scope.check_mode
+        if forced is not None:
+            return as_bool(self.render_plain(forced, state))
+        return self.options.check
+
+    def diff_for(self, task: Task, scope: Scope, templar: Templar) -> bool:
+        forced = task.diff if task.diff is not None else self.play.diff
+        return as_bool(templar.render(forced)) if forced is not None else self.options.diff
+
+    # ---------------------------------------------------------------- facts, handlers, meta
+
+    async def gather_facts(self, hosts: list[HostState]) -> None:
+        self.console.event("task_start", name="Gathering Facts")
+
+        async def one(state: HostState) -> None:
+            name = state.host.name
+            try:
+                facts = await self.pool.facts(name)
+            except Unreachable as error:
+                state.unreachable = True
+                self.stats[name].unreachable += 1
+                self.console.event("host_result", host=name, status="unreachable",
+                                   result={"msg": error.one_line(), "unreachable": True})  # fmt: skip
+                return
+            ansible_facts = facts_as_ansible(facts)
+            state.facts["ansible_facts"] = ansible_facts
+            for key, value in ansible_facts.items():
+                state.facts[f"ansible_{key}"] = value
+            self.stats[name].ok += 1
+            self.console.event("host_result", host=name, status="ok")
+
+        await asyncio.gather(*(one(h) for h in hosts if h.active))
+
+    async def flush_handlers(self, hosts: list[HostState]) -> None:
+        handlers = list(self.play.handlers) + [h for role in self.play.roles for h in role.handlers]
+        for handler in handlers:
+            names = {handler.name, *handler.listen}
+            due = [h for h in hosts if h.active and names & set(h.notified)]
+            if due:
+                await self.run_task(handler, Scope(), due, handler=True)
+        for state in hosts:
+            state.notified = []
+
+    async def run_meta(self, task: Task, scope: Scope, hosts: list[HostState]) -> None:
+        action = str(task.args.get("_raw_params", "")).strip()
+        if action == "flush_handlers":
+            await self.flush_handlers(hosts)
+        elif action == "end_play":
+            for state in self.states.values():
+                state.ended = True
+        elif action == "end_host":
+            for state in hosts:
+                templar = Templar(self.host_variables(state, task, scope))
+                if templar.truth(scope.when + task.when):
+                    state.ended = True
+        elif action == "clear_host_errors":
+            for state in self.states.values():
+                state.failed = False
+        # noop, refresh_inventory, clear_facts: nothing to do here
+
+    async def run_include(self, task: Task, scope: Scope, hosts: list[HostState]) -> None:
+        from orchestr.playbook.loader import load_task_file
+
+        groups: dict[str, list[HostState]] = {}
+        for state in hosts:
+            templar = Templar(self.host_variables(state, task, scope))
+            if not templar.truth(scope.when + task.when):
+                continue
+            target = templar.render(task.args.get("file") or task.args.get("_raw_params") or "")
+            groups.setdefault(str(target), []).append(state)
+        role = task_role(task, scope)
+        base = os.path.join(role.path, "tasks") if role else self.play.base_dir
+        for target, members in groups.items():
+            path = target if os.path.isabs(target) else os.path.join(base, target)
+            items = load_task_file(path, role)
+            inner = replace(scope, tags=scope.tags | task.tags,
+                            vars=(*scope.vars, task.vars) if task.vars else scope.vars)  # fmt: skip
+            await self.run_items(items, inner, members)
+
+
+def task_role(task: Task, scope: Scope) -> RoleCall | None:
+    return scope.role
+
+
+def strip_omit(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: strip_omit(v) for k, v in value.items() if v is not OMIT}
+    if isinstance(value, list):
+        return [strip_omit(v) for v in value if v is not OMIT]
+    return value
+
+
+def batches(hosts: list[str], serial: Sequence[Any]) -> list[list[str]]:
+    """Serial batches as Ansible cuts them: sizes (int or "N%" of the play's hosts) in order,
+    the last size repeating; no serial means one batch (pure)."""
+    if not serial:
+        return [list(hosts)] if hosts else []
+    sizes = []
+    for entry in serial:
+        text = str(entry).strip()
+        if text.endswith("%"):
+            size = int(math.floor(len(hosts) * float(text[:-1]) / 100.0))
+        else:
+            size = int(text)
+        sizes.append(max(1, size) if size >= 0 else len(hosts))
+    result, index, step = [], 0, 0
+    while index < len(hosts):
+        size = sizes[min(step, len(sizes) - 1)] or len(hosts)
+        result.append(hosts[index : index + size])
+        index += size
+        step += 1
+    return result
+
+
+def facts_as_ansible(facts: Any) -> dict[str, Any]:
+    """orchestr's minimal facts under the names Ansible's setup module uses."""
+    return {
+        "hostname": facts.hostname,
+        "nodename": facts.hostname,
+        "distribution": facts.os_id.capitalize() if facts.os_id else facts.os,
+        "distribution_version": facts.os_version,
+        "distribution_major_version": facts.os_version.split(".")[0] if facts.os_version else "",
+        "os_family": "Debian" if facts.os_id in ("debian", "ubuntu") else facts.os_id.capitalize(),
+        "system": "Linux",
+        "kernel": facts.kernel,
+        "architecture": facts.arch,
+        "machine": facts.arch,
+        "processor_vcpus": facts.cpus,
+        "processor_nproc": facts.cpus,
+        "memtotal_mb": facts.memory_mb,
+        "memfree_mb": facts.memory_available_mb,
+        "docker_version": facts.docker_version,
+        "docker_containers_running": facts.containers_running,
+        "ports_in_use": list(facts.ports_in_use),
+    }
+
+
+class GroupsView(Mapping):
+    """`groups`: group name -> host names (descendants included), as Ansible gives it."""
+
+    def __init__(self, inventory: Inventory):
+        self._inventory = inventory
+
+    def __getitem__(self, name: str) -> list[str]:
+        if name not in self._inventory.groups:
+            raise KeyError(name)
+        return [h.name for h in self._inventory.group_hosts(name)]
+
+    def __iter__(self):
+        return iter(self._inventory.groups)
+
+    def __len__(self) -> int:
+        return len(self._inventory.groups)
+
+
+class HostVarsView(Mapping):
+    """`hostvars[name]`: another host's variables as this play sees them, read lazily."""
+
+    def __init__(self, run: PlaybookRun):
+        self._run = run
+
+    def __getitem__(self, name: str) -> Mapping[str, Any]:
+        run = self._run
+        host = run.inventory.hosts.get(name)
+        if host is None:
+            raise KeyError(name)
+        state = run.states.get(name) or HostState(host)
+        layers = [host.vars, run.play.vars, *run.vars_files_data, state.facts, run.options.extra_vars,
+                  {"inventory_hostname": name, "group_names": list(host.group_names)}]  # fmt: skip
+        return LayeredVars(layers)
+
+    def __iter__(self):
+        return iter(self._run.inventory.hosts)
+
+    def __len__(self) -> int:
+        return len(self._run.inventory.hosts)
+
+
+class HostContext:
+    """What a module sees of the run for one host and task (the ModuleContext contract)."""
+
+    def __init__(self, run: PlaybookRun, task: Task, scope: Scope, state: HostState,
+                 templar: Templar, delegated: Any, check_mode: bool, diff: bool):  # fmt: skip
+        self._run = run
+        self._task = task
+        self._scope = scope
+        self._templar = templar
+        self._delegated = str(delegated) if delegated else None
+        self.host = state.host.name
+        self.check_mode = check_mode
+        self.diff = diff
+        self.variables = templar.variables
+
+    async def connection(self) -> Connection:
+        target = self._delegated or self.host
+        pool = self._run.pool
+        if target not in pool.settings:
+            pool.settings[target] = delegate_settings(target, self._run.inventory)
+        return await pool.connection(target)
+
+    def _become(self) -> bool | Become | None:
+        task, scope = self._task, self._scope
+        wanted = task.become if task.become is not None else scope.become
+        user = task.become_user or scope.become_user
+        if wanted is None and not user:
+            return None
+        if wanted is not None and not as_bool(self._templar.render(wanted)):
+            return False
+        if user:
+            return Become(user=str(self._templar.render(user)))
+        return True
+
+    def _environment(self) -> dict[str, str]:
+        merged: dict[str, str] = {}
+        for entry in (*self._scope.environment, self._task.environment):
+            if entry:
+                rendered = self._templar.render(entry)
+                if isinstance(rendered, Mapping):
+                    merged.update({str(k): str(v) for k, v in rendered.items() if v is not OMIT})
+        return merged
+
+    def _with_environment(self, command: Command | str | list[str]) -> Command | str | list[str]:
+        environment = self._environment()
+        if not environment:
+            return command
+        from orchestr.transport.command import as_command
+
+        exports = " ".join(f"export {k}={shlex.quote(v)};" for k, v in environment.items())
+        return Command((Shell(exports), *as_command(command).parts))
+
+    async def run(self, command: Command | str | list[str], *, stdin: Any = None,
+                  timeout: float | None = None) -> Result:  # fmt: skip
+        conn = await self.connection()
+        return await conn.run(self._with_environment(command), stdin=stdin,
+                              timeout=timeout or 3600, become=self._become())  # fmt: skip
+
+    async def put(self, data: bytes, remote_path: str, mode: int = 0o644) -> None:
+        from orchestr.transport.base import put_command
+
+        result = await self.run(put_command(remote_path, mode), stdin=data)
+        if not result.ok:
+            raise ModuleError(f"cannot write {remote_path}: {result.stderr.strip()}")
+
+    def find_file(self, kind: str, name: str) -> str:
+        if os.path.isabs(name):
+            if os.path.exists(name):
+                return name
+            raise ModuleError(f"could not find {name}")
+        role = task_role(self._task, self._scope)
+        candidates = []
+        if role is not None:
+            candidates += [os.path.join(role.path, kind, name), os.path.join(role.path, name)]
+        base = self._run.play.base_dir
+        candidates += [os.path.join(base, kind, name), os.path.join(base, name)]
+        for path in candidates:
+            if os.path.exists(path):
+                return path
+        raise ModuleError(f"could not find {name} in {', '.join(candidates)}")
+
+    def render_template(self, text: str, extra: Mapping[str, Any] | None = None) -> str:
+        templar = self._templar.child(dict(extra)) if extra else self._templar
+        return templar.render_file_text(text)
+
+    def evaluate(self, condition: Any) -> Any:
+        return self._templar.evaluate(condition)
+
+    async def push_image(self, image: str) -> dict[str, Any]:
+        from orchestr.images.push import push_image
+
+        target = self._delegated or self.host
+        (outcome,) = await push_image(self._run.pool, [target], image)
+        if outcome.error is not None:
+            if isinstance(outcome.error, Unreachable):
+                raise outcome.error
+            raise ModuleError(str(outcome.error))
+        pushed = outcome.value
+        return {"changed": not pushed.skipped, "layers_sent": pushed.layers_sent,
+                "layers_total": pushed.layers_total, "bytes_sent": pushed.bytes_sent,
+                "image_id": pushed.image_id}  # fmt: skip
+
+
+def delegate_settings(name: str, inventory: Inventory) -> ConnectionSettings:
+    host = inventory.hosts.get(name)
+    if host is not None:
+        return settings_for(name, host.vars)
+    if name in LOCALHOSTS:
+        return ConnectionSettings(name=name, connection="local")
+    return settings_for(name, {})
