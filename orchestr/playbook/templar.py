@@ -30,6 +30,7 @@ from typing import Any
 
 import jinja2
 from jinja2 import nodes
+from jinja2.lexer import TOKEN_STRING, TOKEN_VARIABLE_BEGIN, TOKEN_VARIABLE_END, Lexer
 from jinja2.nativetypes import NativeEnvironment
 from jinja2.parser import Parser
 from jinja2.runtime import ChainableUndefined, StrictUndefined, Undefined
@@ -150,7 +151,8 @@ def _concat(values: Iterator[Any]) -> Any:
     for part in parts:
         if isinstance(part, Undefined):
             str(part)  # raises its undefined error
-    return "".join(str(part) for part in parts)
+    # None renders as nothing when it is part of a larger text (Ansible's finalisation).
+    return "".join("" if part is None else str(part) for part in parts)
 
 
 class _SearchPathLoader(jinja2.BaseLoader):
@@ -170,14 +172,50 @@ class _SearchPathLoader(jinja2.BaseLoader):
         raise jinja2.TemplateNotFound(template)
 
 
+class _RawStringLexer(Lexer):
+    r"""String literals inside {{ }} keep their backslashes as written: the text came from YAML,
+    which already processed escapes, so "{{ x | regex_replace('(\d)', '<\1>') }}" in a
+    double-quoted YAML string means the regex (\d) and the backreference , as in Ansible.
+    Statements ({% %}) and template files are not affected (Ansible does the same)."""
+
+    def tokeniter(self, *args: Any, **kwargs: Any) -> Iterator[tuple[int, str, str]]:
+        inside = False
+        for lineno, kind, value in super().tokeniter(*args, **kwargs):
+            if kind == TOKEN_VARIABLE_BEGIN:
+                inside = True
+            elif kind == TOKEN_VARIABLE_END:
+                inside = False
+            elif inside and kind == TOKEN_STRING:
+                value = value.replace("\\", "\\\\")
+            yield lineno, kind, value
+
+
+@jinja2.pass_context
+def _finalize(_context: Any, value: Any) -> Any:
+    # Needing the context keeps Jinja from folding constant output ("{{ [1] | first }}") into
+    # text at compile time, which would turn native values into their repr.
+    return value
+
+
 class _Environment(NativeEnvironment):
     concat = staticmethod(_concat)  # type: ignore[assignment]
 
 
-def _build_environment() -> _Environment:
+class _StringEnvironment(_Environment):
+    """For templates in playbook values: raw backslashes in {{ }} string literals."""
+
+    @property
+    def lexer(self) -> Lexer:  # type: ignore[override]
+        lexer = self.__dict__.get("_orchestr_lexer")
+        if lexer is None:
+            lexer = self.__dict__["_orchestr_lexer"] = _RawStringLexer(self)
+        return lexer
+
+
+def _build_environment(kind: type[_Environment]) -> _Environment:
     from orchestr.playbook import filters as _filters
 
-    env = _Environment(
+    env = kind(
         undefined=AnsibleUndefined,
         trim_blocks=True,
         lstrip_blocks=False,
@@ -187,6 +225,9 @@ def _build_environment() -> _Environment:
         extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do"],
         loader=_SearchPathLoader(),
         cache_size=400,
+        # No constant folding: "{{ 'a,b' | split(',') }}" must stay a list, not become text.
+        optimized=False,
+        finalize=_finalize,
     )
     env.filters.update(_filters.FILTERS)
     env.tests.update(_filters.TESTS)
@@ -201,14 +242,17 @@ def _build_environment() -> _Environment:
     return env
 
 
-_ENV: _Environment | None = None
+_ENVIRONMENTS: dict[str, _Environment] = {}
 
 
-def environment() -> _Environment:
-    global _ENV
-    if _ENV is None:
-        _ENV = _build_environment()
-    return _ENV
+def environment(kind: str = "file") -> _Environment:
+    """The shared environment: "string" for values from playbooks, "file" for template files and
+    conditionals (no backslash pre-escaping there, as in Ansible)."""
+    env = _ENVIRONMENTS.get(kind)
+    if env is None:
+        env_class = _StringEnvironment if kind == "string" else _Environment
+        env = _ENVIRONMENTS[kind] = _build_environment(env_class)
+    return env
 
 
 def _wrap_jinja_error(error: Exception, source: str) -> TemplateError:
@@ -227,7 +271,12 @@ def _wrap_jinja_error(error: Exception, source: str) -> TemplateError:
 
 @functools.lru_cache(maxsize=4096)
 def _compile_template(source: str) -> jinja2.Template:
-    return environment().from_string(source)
+    return environment("string").from_string(source)
+
+
+@functools.lru_cache(maxsize=256)
+def _compile_file_template(source: str) -> jinja2.Template:
+    return environment("file").from_string(source)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -515,9 +564,11 @@ class Templar:
         finally:
             _ACTIVE.reset(token)
 
-    def _render_string(self, source: str) -> Any:
+    def _render_string(
+        self, source: str, compile: Callable[[str], jinja2.Template] = _compile_template
+    ) -> Any:
         try:
-            template = _compile_template(source)
+            template = compile(source)
         except jinja2.TemplateSyntaxError as error:
             raise _wrap_jinja_error(error, source) from None
         result = self._run(template, source)
@@ -533,7 +584,7 @@ class Templar:
         """Render a template file's text (the template module, lookup('template')) to str."""
         if not is_template(text):
             return text
-        result = self._render_string(text)
+        result = self._render_string(text, _compile_file_template)
         if result is None:
             return ""
         return result if isinstance(result, str) else str(result)
