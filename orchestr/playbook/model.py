@@ -48,6 +48,7 @@ class Task:
     vars: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
     environment: Any = None  # mapping or template
     listen: tuple[str, ...] = ()  # handlers only
+    no_log: Any = False
     # Where the task came from: a role name, so templates/ and files/ resolve in the role first.
     role: str | None = None
     role_path: str | None = None
@@ -72,6 +73,7 @@ class Block:
     delegate_to: Any = None
     run_once: Any = False
     check_mode: Any = None
+    no_log: Any = False
 
 
 TaskOrBlock = Task | Block
@@ -102,6 +104,9 @@ class Play:
     diff: Any = None
     # Directory of the playbook file the play comes from (relative paths resolve from it).
     base_dir: str = ""
+    # Roles brought in by `import_role` (their tasks are already inline, tagged with the role):
+    # their defaults, vars and handlers, which Ansible makes visible to the whole play.
+    imported_roles: tuple[RoleCall, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,17 @@ class RoleCall:
     )  # `- role: x` with `vars:` or inline params
     when: tuple[Any, ...] = ()
     tags: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class LoopWith:
+    """A `with_<lookup>:` loop, kept apart from `loop:` because the lookup changes the items:
+    with_items flattens one level, with_dict yields {key, value} pairs (dict2items), with_nested
+    crosses lists... The runner templates `terms`, then applies the lookup. (`with_list` is
+    exactly `loop:` and is loaded as such.)"""
+
+    lookup: str  # "items", "dict", "indexed_items", "sequence"...
+    terms: Any  # raw (may hold templates)
 
 
 @dataclass(frozen=True)
