@@ -437,7 +437,7 @@ class _Loader:
     ) -> list[Play]:
         if path in chain:
             self.error(
-                f"import_playbook cycle: {' -> '.join([*chain, path])}",
+                f"import_playbook cycle: {_chain_text([*chain, path])}",
                 where or Location(path),
                 "a playbook cannot import itself, directly or not",
             )
@@ -466,6 +466,9 @@ class _Loader:
                 self.error("a play must be a mapping", doc.where(item), "e.g. `- hosts: all`")
                 continue
             pairs = self.pairs(doc, item)
+            for pair in pairs:
+                if pair.key in ("ansible.builtin.import_playbook", "ansible.legacy.import_playbook"):
+                    pair.key = "import_playbook"
             keys = {pair.key for pair in pairs}
             if "import_playbook" in keys:
                 plays.extend(self.import_playbook(doc, item, pairs, chain))
@@ -825,7 +828,7 @@ class _Loader:
     def task_file(self, path: str, context: _Context, where: Location | None) -> list[TaskOrBlock]:
         if path in context.chain:
             self.error(
-                f"import cycle: {' -> '.join([*context.chain, path])}",
+                f"import cycle: {_chain_text([*context.chain, path])}",
                 where or Location(path),
                 "a task file cannot import itself, directly or not",
             )
@@ -899,6 +902,8 @@ class _Loader:
                     )
                 continue
             hint = _suggest(pair.key, kw.ANSIBLE_BLOCK)
+            if self.module_known(modules.canonical_name(pair.key)):
+                hint = "modules go in tasks under block:, rescue: or always:"
             self.error(
                 f"{pair.key!r} is not a valid attribute for a Block",
                 doc.where(pair.key_node),
@@ -1213,8 +1218,8 @@ class _Loader:
                     )
             self.check_pseudo(doc, module, args, node, values)
             return
-        if not spec.args and not spec.free_form:
-            return  # a module without a declared contract: nothing to check against
+        if spec.any_args or (not spec.args and not spec.free_form):
+            return  # set_fact takes any key; a module without a contract: nothing to check
         names = {alias: name for name, arg in spec.args.items() for alias in arg.aliases}
         names.update({name: name for name in spec.args})
         given: set[str] = set()
@@ -1453,7 +1458,7 @@ class _Loader:
         meta_doc, meta_node = self.role_meta(role.path)
         if meta_doc is not None and meta_node is not None:
             for dep in meta_node.value if isinstance(meta_node, Sequence) else []:
-                deps.extend(self.role_entry(meta_doc, dep, role.path, (*chain, name)))
+                deps.extend(self.role_entry(meta_doc, dep, base_dir, (*chain, name)))
         call = dataclasses.replace(
             role,
             location=where,
@@ -1533,6 +1538,11 @@ class _Loader:
             defaults=mappings["defaults"],
             vars=mappings["vars"],
         )
+
+
+def _chain_text(paths: list[str]) -> str:
+    top = os.path.dirname(paths[0])
+    return " -> ".join(os.path.relpath(path, top) for path in paths)
 
 
 def _role_froms(args: dict[str, Any]) -> dict[str, str]:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-WIDTH = 79
+WIDTH = 80  # Ansible's columns when stdout is not a terminal
 
 COLORS = {"ok": "32", "changed": "33", "failed": "31", "fatal": "31", "skipping": "36",
           "unreachable": "31", "rescued": "35", "ignored": "35", "warning": "35"}  # fmt: skip
@@ -33,15 +33,15 @@ class Stats:
 
 
 def banner(text: str) -> str:
-    """`TASK [name] ******` padded with stars to Ansible's width."""
-    return f"{text} " + "*" * max(3, WIDTH - len(text) - 1)
+    """`TASK [name] ******`: Ansible prints WIDTH - len(text) stars (at least 3)."""
+    return f"{text} " + "*" * max(3, WIDTH - len(text))
 
 
 def recap_line(host: str, stats: Stats) -> str:
     return (
-        f"{host:<26}: ok={stats.ok:<4} changed={stats.changed:<4} "
+        f"{host:<26} : ok={stats.ok:<4} changed={stats.changed:<4} "
         f"unreachable={stats.unreachable:<4} failed={stats.failed:<4} "
-        f"skipped={stats.skipped:<4} rescued={stats.rescued:<4} ignored={stats.ignored}"
+        f"skipped={stats.skipped:<4} rescued={stats.rescued:<4} ignored={stats.ignored:<4}"
     )
 
 

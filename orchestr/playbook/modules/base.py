@@ -113,6 +113,8 @@ class Module:
     local: bool = False
     # Ansible's "bypass host loop": runs once for the play (pause, meta...).
     run_once: bool = False
+    # Takes keys of the user's choosing besides its declared ones (set_fact).
+    any_args: bool = False
 
 
 REGISTRY: dict[str, Module] = {}
@@ -125,11 +127,14 @@ def module(
     free_form: bool = False,
     local: bool = False,
     run_once: bool = False,
+    any_args: bool = False,
 ) -> Callable[[RunFunction], RunFunction]:
     """Register a module under its short name (a registry, not an if-chain)."""
 
     def register(function: RunFunction) -> RunFunction:
-        REGISTRY[name] = Module(name, function, dict(args or {}), free_form, local, run_once)
+        REGISTRY[name] = Module(
+            name, function, dict(args or {}), free_form, local, run_once, any_args
+        )
         return function
 
     return register

@@ -87,7 +87,7 @@ def fact_names(args: dict[str, Any]) -> dict[str, Any]:
     return facts
 
 
-@module("set_fact", args={"cacheable": Arg(type="bool", default=False)}, local=True)
+@module("set_fact", args={"cacheable": Arg(type="bool", default=False)}, local=True, any_args=True)
 async def set_fact(args: dict[str, Any], ctx: ModuleContext) -> ModuleResult:
     """Host variables from the task's arguments: the runner stores data["ansible_facts"]."""
     facts = fact_names(args)
