@@ -467,7 +467,10 @@ class _Loader:
                 continue
             pairs = self.pairs(doc, item)
             for pair in pairs:
-                if pair.key in ("ansible.builtin.import_playbook", "ansible.legacy.import_playbook"):
+                if pair.key in (
+                    "ansible.builtin.import_playbook",
+                    "ansible.legacy.import_playbook",
+                ):
                     pair.key = "import_playbook"
             keys = {pair.key for pair in pairs}
             if "import_playbook" in keys:
