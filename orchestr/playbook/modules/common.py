@@ -59,7 +59,7 @@ async def apply(plan: Plan, ctx: ModuleContext) -> ModuleResult:
     if plan.failed:
         return ModuleResult(failed=True, msg=plan.msg, data=plan.data)
     if not ctx.check_mode:
-        for step in plan.steps:
+        for step in batched(plan.steps):
             if isinstance(step, Put):
                 try:
                     await ctx.put(step.data, step.path, step.mode)
@@ -76,6 +76,23 @@ async def apply(plan: Plan, ctx: ModuleContext) -> ModuleResult:
         msg=plan.msg,
         data=plan.data,
     )
+
+
+def batched(steps: Sequence[Step]) -> list[Step]:
+    """Consecutive commands joined into one (one round trip instead of several)."""
+    out: list[Step] = []
+    run: list[Command] = []
+    for step in steps:
+        if isinstance(step, Command):
+            run.append(step)
+            continue
+        if run:
+            out.append(chain(run))
+            run = []
+        out.append(step)
+    if run:
+        out.append(chain(run))
+    return out
 
 
 def chain(commands: Sequence[Command]) -> Command:
@@ -106,8 +123,8 @@ def backup_path(path: str, moment: float | None = None, pid: int | None = None) 
 
 # --- modes -----------------------------------------------------------------------------------
 
-_CLAUSE = re.compile(r"^([ugoa]*)((?:[-+=](?:[rwxXst]*|[ugo]))+)$")
-_OP = re.compile(r"([-+=])([rwxXst]*|[ugo])")
+_CLAUSE = re.compile(r"^([ugoa]*)((?:[-+=](?:[ugo]|[rwxXst]*))+)$")
+_OP = re.compile(r"([-+=])([ugo]|[rwxXst]*)")
 _WHO_BITS = {"u": 0o4700, "g": 0o2070, "o": 0o1007}
 _SHIFT = {"u": 6, "g": 3, "o": 0}
 
@@ -184,7 +201,9 @@ _OBSERVE = (
     'if [ -n "$6" ]; then printf "other:%s\\n" "$(stat -L -c "%i|%d" -- "$6" 2>/dev/null)"; fi; '
     'if [ ! -e "$p" ] && [ ! -L "$p" ]; then echo absent; exit 0; fi; '
     'L=; [ "$5" = 1 ] && L=-L; '
-    'printf "stat:%s\\n" "$(stat $L -c "%f|%u|%g|%U|%G|%s|%X|%Y|%Z|%i|%d|%h" -- "$p")"; '
+    'F="%f|%u|%g|%U|%G|%s|%X|%Y|%Z|%i|%d|%h"; '
+    's=$(stat $L -c "$F" -- "$p" 2>/dev/null) || s=$(stat -c "$F" -- "$p") || exit 1; '
+    'printf "stat:%s\\n" "$s"; '
     'a=; [ -r "$p" ] && a=${a}r; [ -w "$p" ] && a=${a}w; [ -x "$p" ] && a=${a}x; echo "access:$a"; '
     'if [ -L "$p" ]; then printf "link:%s\\n" "$(readlink -- "$p")"; '
     'printf "resolved:%s\\n" "$(readlink -f -- "$p")"; fi; '

@@ -64,3 +64,57 @@ class FakeContext:
 
         env = jinja2.Environment(undefined=jinja2.StrictUndefined)
         return env.compile_expression(expression, undefined_to_none=False)(**self.variables)
+
+
+@dataclass
+class LocalContext(FakeContext):
+    """Runs every command for real with the local `sh` (dash here), or with busybox alone when
+    `path` holds only busybox applets: the scripts the modules send must work on both."""
+
+    path: str | None = None
+
+    async def run(self, command: Command | str | list[str], *, stdin: Any = None,
+                  timeout: float | None = None) -> Result:  # fmt: skip
+        import asyncio
+        import os
+
+        line = as_command(command).render()
+        self.commands.append(line)
+        env = dict(os.environ)
+        shell = ["sh", "-c", line]
+        if self.path is not None:
+            env["PATH"] = self.path
+            shell = [os.path.join(self.path, "sh"), "-c", line]
+        process = await asyncio.create_subprocess_exec(
+            *shell, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=env,
+        )  # fmt: skip
+        out, err = await process.communicate(stdin)
+        return Result(process.returncode or 0, out.decode(errors="replace"),
+                      err.decode(errors="replace"), 0.0)  # fmt: skip
+
+    async def put(self, data: bytes, remote_path: str, mode: int = 0o644) -> None:
+        from orchestr.transport.base import put_command
+
+        self.puts.append((data, remote_path, mode))
+        result = await self.run(put_command(remote_path, mode), stdin=data)
+        if not result.ok:
+            raise OSError(result.stderr)
+
+
+BUSYBOX_APPLETS = ("sh", "stat", "dirname", "readlink", "cut", "head", "cat", "sha1sum",
+                   "sha256sum", "md5sum", "chmod", "chown", "chgrp", "mv", "cp", "rm", "mkdir",
+                   "ln", "touch", "find", "rmdir", "id")  # fmt: skip
+
+
+def busybox_path(folder: Any) -> str | None:
+    """A folder of busybox applets (None when busybox is not installed)."""
+    import os
+    import shutil
+
+    busybox = shutil.which("busybox")
+    if busybox is None:
+        return None
+    for applet in BUSYBOX_APPLETS:
+        os.symlink(busybox, os.path.join(folder, applet))
+    return str(folder)
