@@ -110,6 +110,27 @@ def _has_template(value: Any) -> bool:
     return False
 
 
+# Big containers (gathered facts, hostvars-like data) are scanned for templates once, not at every
+# read: remembered by identity, holding a reference so the id stays theirs. A big container
+# changed in place afterwards is not rescanned (layers are replaced, not edited, by the runner).
+_SCANNED: dict[int, tuple[Any, bool]] = {}
+_SCAN_CACHE_MIN = 16
+_SCAN_CACHE_MAX = 2048
+
+
+def _has_template_cached(value: Any) -> bool:
+    if not isinstance(value, dict | list) or len(value) < _SCAN_CACHE_MIN:
+        return _has_template(value)
+    known = _SCANNED.get(id(value))
+    if known is not None and known[0] is value:
+        return known[1]
+    found = _has_template(value)
+    if len(_SCANNED) >= _SCAN_CACHE_MAX:
+        _SCANNED.clear()
+    _SCANNED[id(value)] = (value, found)
+    return found
+
+
 # --------------------------------------------------------------------------------------------
 # Undefined values
 
@@ -383,7 +404,7 @@ class LayeredVars(Mapping[str, Any]):
         """The value of `key` templated with `templar` (the one rendering the referring
         template, so lookups keep its search paths); KeyError when absent."""
         layer, value = self._find(key)
-        if isinstance(layer, RenderedLayer) or not _has_template(value):
+        if isinstance(layer, RenderedLayer) or not _has_template_cached(value):
             return value
         if key in self._resolving:
             source = value if isinstance(value, str) else repr(value)

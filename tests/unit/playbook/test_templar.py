@@ -433,3 +433,13 @@ def test_variables_round_trip_through_a_single_expression(value: Any) -> None:
     templar = Templar({"v": value})
     assert templar.render("{{ v }}") == value
     assert templar.render("{{ v | to_json | from_json }}") == json.loads(json.dumps(value))
+
+
+def test_big_containers_are_scanned_once_and_still_rendered() -> None:
+    facts = {f"k{i}": {"v": i} for i in range(100)}
+    config = {f"k{i}": i for i in range(100)} | {"url": "http://{{ host }}"}
+    templar = Templar({"facts": facts, "config": config, "host": "h1"})
+    for _ in range(3):
+        assert templar.render("{{ facts.k7.v }}") == 7
+        assert templar.render("{{ config.url }}") == "http://h1"
+    assert templar.child({"host": "h2"}).render("{{ config.url }}") == "http://h2"
