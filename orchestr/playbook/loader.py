@@ -21,7 +21,7 @@ import difflib
 import functools
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,23 +143,14 @@ def _jinja_environment() -> Any:
     return jinja2.Environment(extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"])
 
 
-@functools.lru_cache(maxsize=1)
-def _templar_checker() -> Callable[[str], list[str]] | None:
-    try:
-        from orchestr.playbook.templar import template_syntax_errors  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return template_syntax_errors  # type: ignore[no-any-return]
-
-
 @functools.lru_cache(maxsize=4096)
 def template_errors(text: str) -> tuple[str, ...]:
-    """Jinja2 syntax errors in one string (empty when it is fine or holds no template)."""
+    """Jinja2 syntax errors in one string (empty when it is fine or holds no template).
+
+    A parse, not the templar's compile (templar.template_syntax_errors): compiling costs ~7x
+    more and a 1,000-task playbook must load in well under 0.2 s."""
     if "{{" not in text and "{%" not in text and "{#" not in text:
         return ()
-    checker = _templar_checker()
-    if checker is not None:
-        return tuple(checker(text))
     import jinja2
 
     try:
