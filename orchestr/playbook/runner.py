@@ -12,7 +12,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from orchestr.inventory import Host, Inventory
-from orchestr.playbook.model import Block, Play, Playbook, RoleCall, Task, TaskOrBlock
+from orchestr.playbook.loops import LoopError, loop_items
+from orchestr.playbook.model import Block, LoopWith, Play, Playbook, RoleCall, Task, TaskOrBlock
 from orchestr.playbook.modules.base import (
     ModuleError,
     ModuleResult,
@@ -28,6 +29,9 @@ from orchestr.transport.pool import Pool
 from orchestr.transport.settings import ConnectionSettings, settings_for
 
 LOCALHOSTS = ("localhost", "127.0.0.1", "::1")
+NO_LOG_MESSAGE = (
+    "the output has been hidden due to the fact that 'no_log: true' was specified for this result"
+)
 
 
 @dataclass(frozen=True)
@@ -325,7 +329,15 @@ class PlaybookRun:
 
     async def run_loop(self, task: Task, scope: Scope, state: HostState, templar: Templar,
                        delegated: Any) -> tuple[dict[str, Any], bool]:  # fmt: skip
-        items = templar.render(task.loop)
+        if isinstance(task.loop, LoopWith):
+            try:
+                items = loop_items(
+                    task.loop.lookup, templar.render(task.loop.terms), self.play.base_dir
+                )
+            except LoopError as error:
+                raise TemplateError(str(error)) from None
+        else:
+            items = templar.render(task.loop)
         if isinstance(items, str) or not isinstance(items, Sequence | Mapping):
             raise TemplateError(
                 f"Invalid data passed to 'loop', it requires a list, got this instead: {items!r}"
@@ -404,6 +416,9 @@ class PlaybookRun:
             diff = None
         show = task.module == "debug"
         shown = {k: v for k, v in registered.items() if not k.startswith("_")}
+        if as_bool(templar.render(task.no_log)):
+            shown = {"censored": NO_LOG_MESSAGE, "changed": bool(registered.get("changed"))}
+            diff = None
         if registered.get("skipped"):
             if count:
                 stats.skipped += 1
@@ -505,7 +520,7 @@ class PlaybookRun:
     # ---------------------------------------------------------------- variables
 
     def host_variables(self, state: HostState, task: Task, scope: Scope) -> LayeredVars:
-        role = task_role(task, scope)
+        role = task_role(task, scope, self.play)
         layers: list[Mapping[str, Any]] = []
         if role is not None:
             layers.append(role.defaults)
@@ -571,7 +586,7 @@ class PlaybookRun:
         return data
 
     def search_paths(self, task: Task, scope: Scope) -> list[str]:
-        role = task_role(task, scope)
+        role = task_role(task, scope, self.play)
         paths = [role.path] if role else []
         return [*paths, self.play.base_dir]
 
@@ -610,7 +625,8 @@ class PlaybookRun:
         await asyncio.gather(*(one(h) for h in hosts if h.active))
 
     async def flush_handlers(self, hosts: list[HostState]) -> None:
-        handlers = list(self.play.handlers) + [h for role in self.play.roles for h in role.handlers]
+        roles = (*self.play.roles, *self.play.imported_roles)
+        handlers = list(self.play.handlers) + [h for role in roles for h in role.handlers]
         for handler in handlers:
             names = {handler.name, *handler.listen}
             due = [h for h in hosts if h.active and names & set(h.notified)]
@@ -646,7 +662,7 @@ class PlaybookRun:
                 continue
             target = templar.render(task.args.get("file") or task.args.get("_raw_params") or "")
             groups.setdefault(str(target), []).append(state)
-        role = task_role(task, scope)
+        role = task_role(task, scope, self.play)
         base = os.path.join(role.path, "tasks") if role else self.play.base_dir
         for target, members in groups.items():
             path = target if os.path.isabs(target) else os.path.join(base, target)
@@ -656,8 +672,16 @@ class PlaybookRun:
             await self.run_items(items, inner, members)
 
 
-def task_role(task: Task, scope: Scope) -> RoleCall | None:
-    return scope.role
+def task_role(task: Task, scope: Scope, play: Play | None = None) -> RoleCall | None:
+    """The role a task belongs to: the `roles:` entry being run, or the role an import_role
+    brought its tasks from (they sit inline among the play's tasks)."""
+    if scope.role is not None:
+        return scope.role
+    if task.role and play is not None:
+        for role in (*play.imported_roles, *play.roles):
+            if role.name == task.role:
+                return role
+    return None
 
 
 def strip_omit(value: Any) -> Any:
@@ -824,7 +848,7 @@ class HostContext:
             if os.path.exists(name):
                 return name
             raise ModuleError(f"could not find {name}")
-        role = task_role(self._task, self._scope)
+        role = task_role(self._task, self._scope, self._run.play)
         candidates = []
         if role is not None:
             candidates += [os.path.join(role.path, kind, name), os.path.join(role.path, name)]
