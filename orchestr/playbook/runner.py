@@ -22,7 +22,7 @@ from orchestr.playbook.modules.base import (
     normalize_args,
 )
 from orchestr.playbook.output import Console, Stats
-from orchestr.playbook.templar import OMIT, LayeredVars, Templar, TemplateError
+from orchestr.playbook.templar import OMIT, LayeredVars, RenderedLayer, Templar, TemplateError
 from orchestr.transport.base import Connection, Result, Unreachable
 from orchestr.transport.command import Become, Command, Shell
 from orchestr.transport.pool import Pool
@@ -82,7 +82,9 @@ class Scope:
 @dataclass
 class HostState:
     host: Host
-    facts: dict[str, Any] = field(default_factory=dict)  # set_fact, register, gathered facts
+    # set_fact, register, gathered facts: values already rendered, never templated again (a
+    # registered stdout holding "{{" is data, as Ansible's unsafe results are).
+    facts: dict[str, Any] = field(default_factory=RenderedLayer)
     failed: bool = False
     unreachable: bool = False
     ended: bool = False  # meta: end_host
