@@ -104,10 +104,11 @@ class LocalContext(FakeContext):
 
 BUSYBOX_APPLETS = ("sh", "stat", "dirname", "readlink", "cut", "head", "cat", "sha1sum",
                    "sha256sum", "md5sum", "chmod", "chown", "chgrp", "mv", "cp", "rm", "mkdir",
-                   "ln", "touch", "find", "rmdir", "id")  # fmt: skip
+                   "ln", "touch", "find", "rmdir", "id", "grep", "date", "sleep", "timeout",
+                   "nc", "wc", "tr", "sed", "printf", "base64")  # fmt: skip
 
 
-def busybox_path(folder: Any) -> str | None:
+def busybox_path(folder: Any, without: tuple[str, ...] = ()) -> str | None:
     """A folder of busybox applets (None when busybox is not installed)."""
     import os
     import shutil
@@ -116,5 +117,7 @@ def busybox_path(folder: Any) -> str | None:
     if busybox is None:
         return None
     for applet in BUSYBOX_APPLETS:
+        if applet in without:
+            continue
         os.symlink(busybox, os.path.join(folder, applet))
     return str(folder)
