@@ -38,10 +38,7 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup
 	orchestr lab up --hosts 3 --lb --name $(LAB)
-	@INV=$$(orchestr lab inventory --name $(LAB) | tail -1); set -x; \
-	orchestr image push orchestr-demo:1 nodes -i $$INV && \
-	orchestr exec nodes -i $$INV -- \
-		'docker rm -f demo >/dev/null 2>&1; docker run -d --name demo -p 8080:80 -e ORCHESTR_HOST=$$(hostname) orchestr-demo:1 >/dev/null && docker ps --format "{{.Names}} {{.Image}} {{.Status}}"'
+	orchestr apply playbooks/demo.yml -i $$(orchestr lab inventory --name $(LAB) | tail -1)
 	orchestr lab status --name $(LAB)
 	@echo; echo "the demo app answers on each node (try it):"
 	@for a in $$(orchestr lab addresses --name $(LAB) --role node); do echo "  curl http://$$a:8080/  ->  $$(curl -s --max-time 3 http://$$a:8080/)"; done

@@ -118,3 +118,20 @@ def test_failed_and_unreachable_exit_codes(lab, tmp_path):
     assert done.returncode == 4
     assert recap(done.stdout)["ghost"]["unreachable"] == 1
     assert "UNREACHABLE!" in done.stdout
+
+
+def test_demo_playbook_ships_runs_and_is_idempotent(lab):
+    """playbooks/demo.yml (what `make demo` runs): image shipped without a registry, container
+    started and answering; a second run changes nothing."""
+    demo = Path(__file__).parents[2] / "playbooks" / "demo.yml"
+    lab.ssh(
+        "node2",
+        "docker rm -f demo >/dev/null 2>&1; docker rmi orchestr-demo:1 >/dev/null 2>&1; true",
+    )
+    first = apply(lab, demo)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert recap(first.stdout)["node2"]["changed"] == 2  # image shipped, container created
+    assert '"msg": "host=node2 container=' in first.stdout
+    second = apply(lab, demo)
+    assert second.returncode == 0
+    assert {counts["changed"] for counts in recap(second.stdout).values()} == {0}
