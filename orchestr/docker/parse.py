@@ -57,9 +57,17 @@ def inspect_one(text: str) -> dict[str, Any] | None:
     raise ParseError("docker inspect printed neither an object nor a list")
 
 
+# How docker reports that an inspected object does not exist (and nothing worse).
+_ABSENT = re.compile(
+    r"no such (object|container|image|network)|^error response from daemon: network .+ not found$",
+    re.IGNORECASE,
+)
+
+
 def unexpected_errors(stderr: str) -> list[str]:
-    """stderr lines other than docker's "no such object" (which is how absence is reported)."""
-    return [line for line in stderr.splitlines() if line.strip() and "no such" not in line.lower()]
+    """stderr lines other than docker's "no such object" (how absence is reported): a missing
+    docker ("sh: docker: not found"), a daemon that is down, a permission denied..."""
+    return [line for line in stderr.splitlines() if line.strip() and not _ABSENT.search(line)]
 
 
 # -- durations and sizes ------------------------------------------------------------------

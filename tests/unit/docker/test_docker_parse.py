@@ -177,6 +177,8 @@ def test_unexpected_errors_keep_all_but_no_such():
         "Cannot connect to the Docker daemon at unix:///var/run/docker.sock"
     ]
     assert unexpected_errors("Error: No such object: web\n") == []
+    assert unexpected_errors("Error response from daemon: network front not found\n") == []
+    assert unexpected_errors("sh: 1: docker: not found\n") == ["sh: 1: docker: not found"]
 
 
 def test_small_readers():
