@@ -494,6 +494,8 @@ class PlaybookRun:
         except Unreachable:
             raise
         registered = result.registered()
+        for warning in registered.get("warnings") or ():
+            self.console.event("warning", message=f"{state.host.name}: {warning}")
         if result.diff:
             registered["_diff"] = result.diff
         facts = registered.get("ansible_facts")
