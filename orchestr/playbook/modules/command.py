@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ from orchestr.playbook.modules.base import (
     module,
 )
 from orchestr.playbook.modules.common import chain, now, timing
-from orchestr.transport.command import Command
+from orchestr.transport.command import Command, Part, Shell
 
 WOULD_RUN = "Command would have run if not in check mode"
 
@@ -39,6 +40,7 @@ _COMMON = {
     "stdin": Arg(),
     "stdin_add_newline": Arg(type="bool", default=True),
     "strip_empty_ends": Arg(type="bool", default=True),
+    "expand_argument_vars": Arg(type="bool", default=True),
 }
 
 
@@ -76,10 +78,37 @@ def invocation(kind: str, args: dict[str, Any]) -> Invocation:
         words = [str(word) for word in argv] if argv else shlex.split(str(text))
         if not words:
             raise ModuleError("no command given")
-        run, cmd = Command.argv(*words), words
+        expand = as_bool(args.get("expand_argument_vars", True))
+        run = Command(tuple(expanded(word) if expand else word for word in words))
+        cmd = words
     if chdir:
         run = chain([Command.argv("cd", "--", str(chdir)), run])
     return Invocation(run, cmd)
+
+
+_NAME = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})")
+
+
+def expanded(word: str) -> Part:
+    """One argv word with $NAME, ${NAME} and a leading ~ expanded by the host's shell and nothing
+    else (no splitting, no globbing), as Ansible's command expands them (expand_argument_vars).
+    One difference: an unset variable becomes empty, where Ansible leaves its name."""
+    if "$" not in word and not word.startswith("~"):
+        return word
+    prefix, rest = "", word
+    if word == "~" or word.startswith("~/"):
+        prefix, rest = "${HOME}", word[1:]
+    out, index = [], 0
+    while index < len(rest):
+        found = _NAME.match(rest, index)
+        if found:
+            out.append(found.group(0))
+            index = found.end()
+            continue
+        char = rest[index]
+        out.append("\\" + char if char in '"\\`$' else char)
+        index += 1
+    return Shell('"' + prefix + "".join(out) + '"')
 
 
 def guard_command(args: dict[str, Any]) -> Command | None:

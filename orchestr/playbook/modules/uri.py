@@ -212,9 +212,23 @@ def parse_wget(stdout: str, url: str) -> Response:
     return Response(status, location or url, headers, body, reason, max(redirects, 0))
 
 
+def status_codes(value: Any) -> list[int]:
+    """status_code as Ansible reads a list argument: a list, one value, or "200,201"."""
+    if value is None or value == "" or value == []:
+        return [200]
+    if isinstance(value, str):
+        value = value.split(",")
+    elif not isinstance(value, list | tuple):
+        value = [value]
+    try:
+        return [int(str(code).strip()) for code in value]
+    except ValueError:
+        raise ModuleError(f"status_code must be integers: {value!r}") from None
+
+
 def uri_result(args: dict[str, Any], response: Response, elapsed: float) -> ModuleResult:
     """Ansible's uri return values, failed when the status is not one of status_code."""
-    wanted = [int(code) for code in (args.get("status_code") or [200])]
+    wanted = status_codes(args.get("status_code"))
     if response.some_success:
         response.status = next((code for code in wanted if 200 <= code < 300), 200)
     data: dict[str, Any] = {key.replace("-", "_"): value for key, value in response.headers.items()}

@@ -15,7 +15,11 @@ from orchestr.playbook.modules.command import WOULD_RUN, invocation
         ("command", {"_raw_params": "echo hello world"}, "echo hello world",
          ["echo", "hello", "world"]),
         ("command", {"_raw_params": "echo 'a b' $HOME; rm -rf /"},
-         "echo 'a b' '$HOME;' rm -rf /", ["echo", "a b", "$HOME;", "rm", "-rf", "/"]),
+         "echo 'a b' \"$HOME;\" rm -rf /", ["echo", "a b", "$HOME;", "rm", "-rf", "/"]),
+        ("command", {"_raw_params": "echo $HOME", "expand_argument_vars": False},
+         "echo '$HOME'", ["echo", "$HOME"]),
+        ("command", {"argv": ["ls", "~/x y", "${A}$(id)`id`\\"]},
+         "ls \"${HOME}/x y\" \"${A}\\$(id)\\`id\\`\\\\\"", ["ls", "~/x y", "${A}$(id)`id`\\"]),
         ("command", {"cmd": "ls -l"}, "ls -l", ["ls", "-l"]),
         ("command", {"argv": ["printf", "%s\n", "it's"]}, "printf '%s\n' 'it'\"'\"'s'",
          ["printf", "%s\n", "it's"]),
@@ -168,3 +172,17 @@ async def test_raw_failure():
 def test_prefixed_names_resolve():
     assert lookup("ansible.builtin.shell") is lookup("shell")
     assert lookup("ansible.legacy.command") is lookup("command")
+
+
+async def test_expansion_for_real_expands_variables_only(tmp_path):
+    from modules_fake import LocalContext
+
+    (tmp_path / "a b").write_text("")
+    ctx = LocalContext()
+    word = f"$HOME|{tmp_path}/*|$(echo no)|`echo no`|${{HOME}}x|$1|a  b|$"
+    result = await run("command", {"argv": ["printf", "%s\\n", word, "~/z"]}, ctx)
+    import os
+
+    home = os.environ["HOME"]
+    expected = f"{home}|{tmp_path}/*|$(echo no)|`echo no`|{home}x|$1|a  b|$"
+    assert result.data["stdout"].splitlines() == [expected, f"{home}/z"]

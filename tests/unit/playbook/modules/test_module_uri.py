@@ -229,3 +229,14 @@ async def test_post_json_body(client, server):
     assert not result.failed, result.msg
     assert result.data["status"] == 201
     assert result.data["json"] == {"got": '{"n": 1}', "type": "application/json"}
+
+
+def test_status_code_forms():
+    from orchestr.playbook.modules.uri import status_codes
+
+    assert status_codes(None) == [200]
+    assert status_codes(204) == [204]
+    assert status_codes("200, 301") == [200, 301]
+    assert status_codes(["201", 202]) == [201, 202]
+    with pytest.raises(ModuleError):
+        status_codes("ok")
