@@ -147,6 +147,9 @@ def plan_lineinfile(args: dict[str, Any], facts: FileFacts, *, backup_name: str 
     line = args.get("line")
     if facts.kind == "directory":
         return Plan(failed=True, msg=f"Path {path} is a directory !", data={"rc": 256})
+    if facts.exists and facts.checksum and sha1((facts.content or "").encode()) != facts.checksum:
+        # What came back is not the file's bytes (not UTF-8): writing it back would corrupt it.
+        return Plan(failed=True, msg=f"{path} is not UTF-8 text: lineinfile cannot edit it safely")
     create = as_bool(args.get("create", False))
     if state == "absent":
         if regexp is None and search_string is None and line is None:

@@ -149,3 +149,21 @@ async def test_module_observes_once_and_writes_in_check_mode_never():
     result = await lookup("lineinfile").run({"path": "/etc/app.conf", "line": "b=2"}, ctx)
     assert ctx.puts == [(b"a=1\nb=2\n", "/etc/app.conf", 0o644)]
     assert ctx.commands[1:] == ["chown -- 0:0 /etc/app.conf"]
+
+
+def test_content_that_is_not_the_files_bytes_is_never_written_back():
+    read = b"caf\xe9\n".decode(errors="replace")  # latin-1 bytes as the transport decodes them
+    lossy = FileFacts.of("/etc/app.conf", "file", content=read, checksum=sha1(b"caf\xe9\n"))
+    plan = plan_lineinfile({"path": "/etc/app.conf", "line": "x"}, lossy)
+    assert plan.failed and "not UTF-8" in plan.msg and plan.steps == []
+
+
+async def test_a_failing_step_fails_the_task_with_its_output():
+    observed = "path:/etc/app.conf\nparent:1\nabsent\n"
+    ctx = FakeContext(results=[ok(observed), ok("", "mkdir: Permission denied", rc=1)])
+    args = {"path": "/etc/app.conf", "state": "touch", "mode": "0600"}
+    with pytest.raises(
+        ModuleError,
+        match=r"touch -- /etc/app.conf && chmod 0600 /etc/app.conf failed \(rc=1\): mkdir: Permission denied",
+    ):
+        await lookup("file").run(args, ctx)
