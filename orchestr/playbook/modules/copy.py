@@ -214,6 +214,143 @@ def _content_bytes(content: Any) -> bytes:
     return str(content).encode()
 
 
+# --- a local directory, recursively ----------------------------------------------------------
+
+# $1 the destination root: every directory and regular file under it, with mode, owner, group
+# (names and ids) and, for files, the sha1. One round trip whatever the tree's size.
+_TREE = (
+    'cd -- "$1" 2>/dev/null || { echo nodir; exit 0; }; '
+    "find . \\( -type f -o -type d \\) | while IFS= read -r f; do "
+    's=$(stat -c "%a|%U|%G|%u|%g" -- "$f"); '
+    'if [ -d "$f" ]; then printf "d|%s|%s\\n" "$s" "$f"; '
+    'else printf "f|%s|%s|%s\\n" "$s" "$(sha1sum < "$f" | cut -d " " -f 1)" "$f"; fi; done'
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A file or directory found under the destination root."""
+
+    kind: str  # "f" or "d"
+    mode: int
+    owner: str
+    group: str
+    uid: int
+    gid: int
+    checksum: str = ""
+
+
+def tree_command(root: str) -> Command:
+    return Command.argv("sh", "-c", _TREE, "tree", root)
+
+
+def parse_tree(stdout: str) -> dict[str, Entry] | None:
+    """Relative path ("" for the root) -> Entry; None when the root is not a directory."""
+    if stdout.strip() == "nodir":
+        return None
+    entries: dict[str, Entry] = {}
+    for line in stdout.splitlines():
+        if line.startswith("d|"):
+            _, mode, owner, group, uid, gid, path = line.split("|", 6)
+            checksum = ""
+        elif line.startswith("f|"):
+            _, mode, owner, group, uid, gid, checksum, path = line.split("|", 7)
+        else:
+            continue
+        relative = "" if path == "." else path.removeprefix("./")
+        entries[relative] = Entry(line[0], int(mode, 8), owner, group, int(uid), int(gid), checksum)
+    return entries
+
+
+def local_tree(local: str) -> tuple[list[str], dict[str, tuple[bytes, int]]]:
+    """Directories (relative, "" first) and files (relative -> bytes, mode) under a local folder."""
+    folders: list[str] = []
+    files: dict[str, tuple[bytes, int]] = {}
+    for top, names, filenames in os.walk(local, followlinks=True):
+        names.sort()
+        relative = os.path.relpath(top, local)
+        relative = "" if relative == "." else relative.replace(os.sep, "/")
+        folders.append(relative)
+        for name in sorted(filenames):
+            path = os.path.join(top, name)
+            with open(path, "rb") as handle:
+                files[posixpath.join(relative, name)] = (
+                    handle.read(),
+                    os.stat(path).st_mode & 0o7777,
+                )
+    return folders, files
+
+
+def plan_copy_tree(
+    args: dict[str, Any],
+    root: str,
+    folders: list[str],
+    files: dict[str, tuple[bytes, int]],
+    remote: dict[str, Entry] | None,
+) -> Plan:
+    """Make root hold the local tree: missing directories made (directory_mode), files put where
+    their sha1 differs (force) and owner/group/mode set only where they differ. Nothing under
+    root that the source lacks is removed, as Ansible."""
+    remote = remote or {}
+    force = as_bool(args.get("force", True))
+    owner, group, mode = args.get("owner"), args.get("group"), args.get("mode")
+    plan = Plan(data={"dest": root, "src": str(args.get("src")), "state": "directory"})
+    missing = [
+        posixpath.join(root, folder) if folder else root
+        for folder in folders
+        if folder not in remote
+    ]
+    if missing:
+        plan.steps.append(Command.argv("mkdir", "-p", "--", *missing))
+        directory_mode = resolve_mode(args.get("directory_mode"), 0o755, True)
+        if directory_mode is not None:
+            plan.steps.append(Command.argv("chmod", format_mode(directory_mode), *missing))
+        if owner or group:
+            spec = f"{owner or ''}:{group or ''}" if owner else str(group)
+            plan.steps.append(Command.argv("chown" if owner else "chgrp", "--", spec, *missing))
+    written: list[str] = []
+    for relative, (data, local_mode) in files.items():
+        path = posixpath.join(root, relative)
+        entry = remote.get(relative)
+        if entry is not None and entry.kind == "d":
+            return Plan(failed=True, msg=f"{path} is a directory where {relative} should be a file")
+        wanted_source = local_mode if mode == "preserve" else mode
+        if entry is None or (entry.checksum != sha1(data) and force):
+            current = entry.mode if entry is not None else 0o644
+            put_mode = resolve_mode(wanted_source, current)
+            plan.steps.append(Put(data, path, current if put_mode is None else put_mode))
+            new_owner = owner or (entry.uid if entry is not None else None)
+            new_group = group or (entry.gid if entry is not None else None)
+            if new_owner is not None and new_group is not None:
+                plan.steps.append(Command.argv("chown", "--", f"{new_owner}:{new_group}", path))
+            elif new_owner is not None:
+                plan.steps.append(Command.argv("chown", "--", str(new_owner), path))
+            elif new_group is not None:
+                plan.steps.append(Command.argv("chgrp", "--", str(new_group), path))
+            written.append(path)
+            continue
+        facts = FileFacts.of(path, "file", mode=entry.mode, owner=entry.owner, group=entry.group,
+                             uid=entry.uid, gid=entry.gid)  # fmt: skip
+        plan.steps += plan_attributes(
+            path, facts, mode=wanted_source, owner=owner, group=group
+        ).commands
+    plan.changed = bool(plan.steps)
+    if written:
+        plan.diff.append({"prepared": "".join(f"copied: {path}\n" for path in written)})
+    return plan
+
+
+async def copy_tree(args: dict[str, Any], ctx: ModuleContext, src: str, local: str) -> ModuleResult:
+    """src "dir/" fills dest with dir's contents; src "dir" makes dest/dir, as Ansible."""
+    dest = str(args["dest"]).rstrip("/") or "/"
+    root = dest if src.endswith("/") else posixpath.join(dest, posixpath.basename(src.rstrip("/")))
+    folders, files = local_tree(local)
+    observed = await ctx.run(tree_command(root))
+    if not observed.ok:
+        raise ModuleError(f"cannot inspect {root}: {observed.stderr.strip()}")
+    return await apply(plan_copy_tree(args, root, folders, files, parse_tree(observed.stdout)), ctx)
+
+
 @module(
     "copy",
     args={
@@ -248,7 +385,7 @@ async def copy(args: dict[str, Any], ctx: ModuleContext) -> ModuleResult:
         return await install(args, ctx, source, src)
     local = ctx.find_file("files", src)
     if os.path.isdir(local):
-        raise ModuleError(f"copying a directory ({src}) is not supported yet")
+        return await copy_tree(args, ctx, src, local)
     with open(local, "rb") as handle:
         data = handle.read()
     source = Source(data, sha1(data), src, os.stat(local).st_mode & 0o7777)

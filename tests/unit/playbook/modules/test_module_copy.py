@@ -110,3 +110,39 @@ def test_stat_dict():
     regular = stat_dict(FileFacts.of("/f", "file", mode="4755", checksum="c0ffee"), True)
     assert regular["isuid"] and regular["xoth"] and regular["checksum"] == "c0ffee"
     assert "checksum" not in stat_dict(FileFacts.of("/f", "file", checksum="c0ffee"), False)
+
+
+def test_plan_copy_tree():
+    from orchestr.playbook.modules.copy import Entry, parse_tree, plan_copy_tree
+
+    remote = parse_tree(
+        "d|755|root|root|0|0|.\n"
+        f"f|644|root|root|0|0|{sha1(b'same')}|./same.conf\n"
+        "f|600|app|app|5|6|0000|./changed.conf\n"
+    )
+    assert remote is not None and remote["same.conf"] == Entry(
+        "f", 0o644, "root", "root", 0, 0, sha1(b"same")
+    )
+    files = {
+        "same.conf": (b"same", 0o644),
+        "changed.conf": (b"new", 0o644),
+        "sub/new.conf": (b"n", 0o755),
+    }
+    plan = plan_copy_tree(
+        {"src": "conf.d/", "directory_mode": "0750"}, "/etc/app", ["", "sub"], files, remote
+    )
+    assert plan.rendered() == [
+        "mkdir -p -- /etc/app/sub",
+        "chmod 0750 /etc/app/sub",
+        "put /etc/app/changed.conf mode=0600 (3 bytes)",
+        "chown -- 5:6 /etc/app/changed.conf",
+        "put /etc/app/sub/new.conf mode=0644 (1 bytes)",
+    ]
+    assert plan.changed and plan.diff == [
+        {"prepared": "copied: /etc/app/changed.conf\ncopied: /etc/app/sub/new.conf\n"}
+    ]
+    assert parse_tree("nodir\n") is None
+    unchanged = plan_copy_tree(
+        {"src": "x/"}, "/etc/app", [""], {"same.conf": (b"same", 0o644)}, remote
+    )
+    assert not unchanged.changed and unchanged.steps == []

@@ -128,3 +128,23 @@ async def test_stat(make_ctx, tmp_path):
     assert stat["checksum"] == hashlib.sha256(b"abc").hexdigest()
     missing = await lookup("stat").run({"path": str(tmp_path / "none")}, make_ctx())
     assert missing.data["stat"] == {"exists": False}
+
+
+async def test_copy_a_directory_converges(make_ctx, tmp_path):
+    source = tmp_path / "src" / "conf.d"
+    (source / "sub").mkdir(parents=True)
+    (source / "a.conf").write_text("a\n")
+    (source / "sub" / "b conf").write_text("b\n")
+    dest = tmp_path / "dest"
+    files = {"files/conf.d": str(source), "files/conf.d/": str(source)}
+    for src, root in (("conf.d/", dest), ("conf.d", dest / "conf.d")):
+        args = {"src": src, "dest": str(dest), "mode": "0640"}
+        first = await lookup("copy").run(dict(args), make_ctx(files=files))
+        second = await lookup("copy").run(dict(args), make_ctx(files=files))
+        assert first.changed and not first.failed and not second.changed, second
+        assert (root / "sub" / "b conf").read_text() == "b\n"
+        assert (root / "a.conf").stat().st_mode & 0o777 == 0o640
+    (dest / "a.conf").write_text("edited\n")
+    again = await lookup("copy").run({"src": "conf.d/", "dest": str(dest)}, make_ctx(files=files))
+    assert again.changed and (dest / "a.conf").read_text() == "a\n"
+    assert (dest / "a.conf").stat().st_mode & 0o777 == 0o640  # an existing file keeps its mode
