@@ -795,6 +795,7 @@ class HostContext:
         self.host = state.host.name
         self.check_mode = check_mode
         self.diff = diff
+        self.verbosity = run.console.verbosity
         self.variables = templar.variables
 
     async def connection(self) -> Connection:

@@ -61,6 +61,7 @@ class ModuleContext(Protocol):
     host: str  # inventory name of the host the task runs for
     check_mode: bool
     diff: bool
+    verbosity: int  # -v count (debug's verbosity argument)
     variables: Mapping[str, Any]  # the host's variables (templated lazily on access)
 
     async def run(
@@ -152,9 +153,12 @@ def lookup(name: str) -> Module | None:
     return REGISTRY.get(canonical_name(name))
 
 
+_LOADED: list[bool] = []  # a module file may be imported on its own first: not a full load
+
+
 def load_all() -> None:
     """Import every module file once, so each registers itself."""
-    if REGISTRY:
+    if _LOADED:
         return
     import importlib
     import pkgutil
@@ -164,6 +168,7 @@ def load_all() -> None:
     for info in pkgutil.iter_modules(package.__path__):
         if info.name not in ("base",):
             importlib.import_module(f"{package.__name__}.{info.name}")
+    _LOADED.append(True)
 
 
 def normalize_args(spec: Module, raw: Mapping[str, Any]) -> dict[str, Any]:
