@@ -160,7 +160,13 @@ class PlaybookRun:
             await self.gather_facts(hosts)
         await self.run_section(play.pre_tasks, scope, hosts)
         await self.flush_handlers(hosts)
+        seen_roles: set[str] = set()
         for role in play.roles:
+            # As Ansible: a role listed twice with the same parameters runs once per play.
+            identity = f"{role.name}:{sorted(role.params.items())!r}"
+            if identity in seen_roles:
+                continue
+            seen_roles.add(identity)
             role_scope = replace(scope, role=role, when=scope.when + role.when,
                                  tags=scope.tags | role.tags,
                                  vars=(*scope.vars, role.vars, role.params))  # fmt: skip
