@@ -135,7 +135,7 @@ class PlaybookRun:
         for host in hosts:
             self.stats.setdefault(host.name, Stats())
             state = self.states.setdefault(host.name, HostState(host))
-            state.failed = state.ended = False  # a new play starts every reachable host afresh
+            state.ended = False  # meta: end_host lasts one play; a failure lasts the run
             state.notified = []
         self.play_hosts_all = [h.name for h in hosts]
         for batch in batches(self.play_hosts_all, play.serial):
@@ -143,13 +143,18 @@ class PlaybookRun:
             try:
                 await self.run_batch(play, [self.states[name] for name in batch])
             except PlayAborted:
+                # any_errors_fatal / max_fail_percentage: every host of the play is done for the
+                # rest of the run ("NO MORE HOSTS LEFT"), without counting a failure for it.
+                for name in self.play_hosts_all:
+                    self.states[name].failed = True
                 return
             if not any(self.states[name].active for name in batch) and play.serial:
                 return  # Ansible stops a serial play when a whole batch failed
 
     def _lost(self, name: str) -> bool:
+        """As Ansible: a host that failed or was unreachable takes no part in later plays."""
         state = self.states.get(name)
-        return bool(state and state.unreachable)
+        return bool(state and (state.unreachable or state.failed))
 
     async def run_batch(self, play: Play, hosts: list[HostState]) -> None:
         scope = Scope(tags=play.tags, become=play.become, become_user=play.become_user,
@@ -335,8 +340,8 @@ class PlaybookRun:
                                result={"msg": f"{task.location}: {error}", "changed": False})  # fmt: skip
             return None
 
-    async def run_loop(self, task: Task, scope: Scope, state: HostState, templar: Templar,
-                       delegated: Any) -> tuple[dict[str, Any], bool]:  # fmt: skip
+    def loop_scopes(self, task: Task, templar: Templar) -> list[tuple[Any, dict[str, Any], Any]]:
+        """(item, extra variables, label) for each item of a task's loop."""
         if isinstance(task.loop, LoopWith):
             try:
                 items = loop_items(
@@ -350,17 +355,28 @@ class PlaybookRun:
             raise TemplateError(
                 f"Invalid data passed to 'loop', it requires a list, got this instead: {items!r}"
             )
-        control = templar.render(dict(task.loop_control)) if task.loop_control else {}
+        control = dict(task.loop_control)
+        # The label may use the loop variable: it is rendered per item, the rest now.
+        label_template = control.pop("label", None)
+        control = templar.render(control)
         loop_var = control.get("loop_var", "item")
         index_var = control.get("index_var")
-        results = []
-        all_ok = True
+        scopes = []
         for index, item in enumerate(list(items)):
             extra = {loop_var: item, "ansible_loop_var": loop_var}
             if index_var:
                 extra[index_var] = index
+            label = templar.child(extra).render(label_template) if label_template else item
+            scopes.append((item, extra, label))
+        return scopes
+
+    async def run_loop(self, task: Task, scope: Scope, state: HostState, templar: Templar,
+                       delegated: Any) -> tuple[dict[str, Any], bool]:  # fmt: skip
+        results = []
+        all_ok = True
+        for item, extra, label in self.loop_scopes(task, templar):
+            loop_var = extra["ansible_loop_var"]
             item_templar = templar.child(extra)
-            label = item_templar.render(control["label"]) if "label" in control else item
             if not item_templar.truth(scope.when + task.when):
                 results.append({"changed": False, "skipped": True, loop_var: item, "item": item,
                                 "skip_reason": "Conditional result was False"})  # fmt: skip
@@ -374,13 +390,12 @@ class PlaybookRun:
             registered[loop_var] = item
             registered.setdefault("item", item)
             registered["ansible_loop_var"] = loop_var
+            # As Ansible: a failed item does not stop the loop; the task fails at the end.
             ok = self.report(
                 task, scope, state, item_templar, registered, label, delegated, count=False
             )
             all_ok = all_ok and ok
             results.append(registered)
-            if not ok and not self.ignoring(task, scope, item_templar):
-                break
         ran = [r for r in results if not r.get("skipped")]
         summary: dict[str, Any] = {
             "results": results,
@@ -402,13 +417,24 @@ class PlaybookRun:
             if self.ignoring(task, scope, templar):
                 stats.ignored += 1
                 stats.ok += 1
+                if summary["changed"]:
+                    stats.changed += 1
             else:
                 stats.failed += 1
                 state.failed = True
+                self.remember_failure(state, task, summary)
         else:
             stats.ok += 1
             if summary["changed"]:
                 stats.changed += 1
+
+    @staticmethod
+    def remember_failure(state: HostState, task: Task, registered: Mapping[str, Any]) -> None:
+        """What a rescue section sees: ansible_failed_task and ansible_failed_result."""
+        state.facts["ansible_failed_task"] = {
+            "name": task.name, "action": task.module, "args": dict(task.args),
+        }  # fmt: skip
+        state.facts["ansible_failed_result"] = dict(registered)
 
     def ignoring(self, task: Task, scope: Scope, templar: Templar) -> bool:
         return as_bool(templar.render(task.ignore_errors or scope.ignore_errors or False))
@@ -441,9 +467,12 @@ class PlaybookRun:
                 if ignored:
                     stats.ignored += 1
                     stats.ok += 1
+                    if registered.get("changed"):
+                        stats.changed += 1
                 else:
                     stats.failed += 1
                     state.failed = True
+                    self.remember_failure(state, task, registered)
             return False
         status = "changed" if registered.get("changed") else "ok"
         if count:
@@ -476,8 +505,11 @@ class PlaybookRun:
                 break
             if attempt == attempts:
                 registered["failed"] = True
+                registered["attempts"] = attempts - 1  # what Ansible reports when retries run out
                 registered.setdefault("msg", "Retries exhausted")
                 break
+            self.console.event("retrying", host=state.host.name, task=task.name or task.module,
+                               left=attempts - attempt)  # fmt: skip
             await asyncio.sleep(delay)
         return registered
 
@@ -663,23 +695,39 @@ class PlaybookRun:
         # noop, refresh_inventory, clear_facts: nothing to do here
 
     async def run_include(self, task: Task, scope: Scope, hosts: list[HostState]) -> None:
-        from orchestr.playbook.loader import load_task_file
+        """include_tasks / include_role (and their import_ forms if any reach here), once per
+        loop item, with the item's variables visible inside. Hosts that include the same file
+        with the same variables run it together, so the play keeps its linear pace."""
+        from orchestr.playbook.loader import load_role, load_task_file, resolve_task_file
 
-        groups: dict[str, list[HostState]] = {}
+        groups: dict[tuple[str, str], tuple[list[HostState], dict[str, Any], str]] = {}
         for state in hosts:
             templar = Templar(self.host_variables(state, task, scope))
-            if not templar.truth(scope.when + task.when):
-                continue
-            target = templar.render(task.args.get("file") or task.args.get("_raw_params") or "")
-            groups.setdefault(str(target), []).append(state)
-        role = task_role(task, scope, self.play)
-        base = os.path.join(role.path, "tasks") if role else self.play.base_dir
-        for target, members in groups.items():
-            path = target if os.path.isabs(target) else os.path.join(base, target)
-            items = load_task_file(path, role)
+            scopes = (
+                self.loop_scopes(task, templar) if task.loop is not None else [(None, {}, None)]
+            )
+            for _, extra, _ in scopes:
+                item_templar = templar.child(extra) if extra else templar
+                if not item_templar.truth(scope.when + task.when):
+                    continue
+                args = item_templar.render(dict(task.args))
+                target = str(args.get("file") or args.get("name") or args.get("_raw_params") or "")
+                tasks_from = str(args.get("tasks_from") or "main").removesuffix(".yml")
+                key = (target, repr(sorted(extra.items(), key=lambda kv: kv[0])))
+                groups.setdefault(key, ([], extra, tasks_from))[0].append(state)
+        for (target, _), (members, extra, tasks_from) in groups.items():
             inner = replace(scope, tags=scope.tags | task.tags,
-                            vars=(*scope.vars, task.vars) if task.vars else scope.vars)  # fmt: skip
-            await self.run_items(items, inner, members)
+                            vars=(*scope.vars, task.vars, extra))  # fmt: skip
+            if task.module in ("include_role", "import_role"):
+                role = load_role(target, self.play.base_dir, tasks_from=tasks_from)
+                self.console.event("included", path=role.path, hosts=[m.host.name for m in members])
+                role_scope = replace(inner, role=role, vars=(*inner.vars, role.vars, role.params))
+                await self.run_items(role.tasks, role_scope, members)
+                continue
+            role = task_role(task, scope, self.play)
+            path = resolve_task_file(target, task, self.play.base_dir) or target
+            self.console.event("included", path=path, hosts=[m.host.name for m in members])
+            await self.run_items(load_task_file(path, role), inner, members)
 
 
 def task_role(task: Task, scope: Scope, play: Play | None = None) -> RoleCall | None:
@@ -870,9 +918,10 @@ class HostContext:
                 return path
         raise ModuleError(f"could not find {name} in {', '.join(candidates)}")
 
-    def render_template(self, text: str, extra: Mapping[str, Any] | None = None) -> str:
+    def render_template(self, text: str, extra: Mapping[str, Any] | None = None,
+                        *, trim_blocks: bool = True, lstrip_blocks: bool = False) -> str:  # fmt: skip
         templar = self._templar.child(dict(extra)) if extra else self._templar
-        return templar.render_file_text(text)
+        return templar.render_file_text(text, trim_blocks=trim_blocks, lstrip_blocks=lstrip_blocks)
 
     def evaluate(self, condition: Any) -> Any:
         return self._templar.evaluate(condition)

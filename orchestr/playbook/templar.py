@@ -296,8 +296,14 @@ def _compile_template(source: str) -> jinja2.Template:
 
 
 @functools.lru_cache(maxsize=256)
-def _compile_file_template(source: str) -> jinja2.Template:
-    return environment("file").from_string(source)
+def _compile_file_template(
+    source: str, trim_blocks: bool = True, lstrip_blocks: bool = False
+) -> jinja2.Template:
+    env = environment("file")
+    if (trim_blocks, lstrip_blocks) != (env.trim_blocks, env.lstrip_blocks):
+        # The template module's trim_blocks / lstrip_blocks: an overlay shares the filters.
+        env = env.overlay(trim_blocks=trim_blocks, lstrip_blocks=lstrip_blocks)
+    return env.from_string(source)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -601,11 +607,16 @@ class Templar:
                     result += "\n" * missing
         return result
 
-    def render_file_text(self, text: str) -> str:
+    def render_file_text(
+        self, text: str, *, trim_blocks: bool = True, lstrip_blocks: bool = False
+    ) -> str:
         """Render a template file's text (the template module, lookup('template')) to str."""
         if not is_template(text):
             return text
-        result = self._render_string(text, _compile_file_template)
+        compile_with_options = functools.partial(
+            _compile_file_template, trim_blocks=trim_blocks, lstrip_blocks=lstrip_blocks
+        )
+        result = self._render_string(text, compile_with_options)
         if result is None:
             return ""
         return result if isinstance(result, str) else str(result)

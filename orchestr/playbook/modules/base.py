@@ -87,7 +87,10 @@ class ModuleContext(Protocol):
         """A bare Jinja2 expression (as in `when:`) evaluated with the host's variables (assert)."""
         ...
 
-    def render_template(self, text: str, extra: Mapping[str, Any] | None = None) -> str:
+    def render_template(
+        self, text: str, extra: Mapping[str, Any] | None = None,
+        *, trim_blocks: bool = True, lstrip_blocks: bool = False,
+    ) -> str:  # fmt: skip
         """Render Jinja2 text with the host's variables (the template module, lookups)."""
         ...
 

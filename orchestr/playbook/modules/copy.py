@@ -411,7 +411,10 @@ async def template(args: dict[str, Any], ctx: ModuleContext) -> ModuleResult:
         text = handle.read()
     extra = {"template_path": local, "template_fullpath": os.path.abspath(local),
              "template_destpath": str(args.get("dest"))}  # fmt: skip
-    rendered = ctx.render_template(text, extra)
+    rendered = ctx.render_template(
+        text, extra, trim_blocks=as_bool(args.get("trim_blocks", True)),
+        lstrip_blocks=as_bool(args.get("lstrip_blocks", False)),
+    )  # fmt: skip
     newline = args.get("newline_sequence") or "\n"
     if newline != "\n":
         rendered = rendered.replace("\n", newline)

@@ -88,7 +88,7 @@ def plan_file(args: dict[str, Any], facts: FileFacts, recurse_differs: bool = Fa
         plan.data["state"] = "file"
     elif state == "directory":
         if prev == "absent":
-            steps.append(Command.argv("mkdir", "-p", "--", path))
+            steps.append(_make_directories(path, args.get("mode")))
             current = _new(path, "directory", 0o755)
         elif prev != "directory":
             return fail(f"{path} already exists as a {prev}")
@@ -236,3 +236,16 @@ async def file(args: dict[str, Any], ctx: ModuleContext) -> ModuleResult:
             found = await ctx.run(probe)
             differs = bool(found.stdout.strip())
     return await apply(plan_file(args, facts, differs), ctx)
+
+
+def _make_directories(path: str, mode: Any) -> Command:
+    """mkdir -p, except that with a mode every directory it creates gets that mode, as
+    Ansible's file module gives it to missing parents too (existing ones are left alone)."""
+    if mode is None:
+        return Command.argv("mkdir", "-p", "--", path)
+    text = format(mode, "o") if isinstance(mode, int) else str(mode)
+    parts = [p for p in path.split("/") if p]
+    prefix = "/" if path.startswith("/") else ""
+    chain = [prefix + "/".join(parts[: i + 1]) for i in range(len(parts))]
+    script = 'm=$1; shift; for d in "$@"; do [ -d "$d" ] || { mkdir -- "$d" && chmod "$m" "$d"; } || exit 1; done'
+    return Command.argv("sh", "-c", script, "mkdirs", text, *chain)

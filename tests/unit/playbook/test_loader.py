@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ from orchestr.playbook.loader import (
     load_task_file,
     parse_kv,
     resolve_task_file,
-    template_errors,
 )
 from orchestr.playbook.model import Block, LoopWith, Task
 from orchestr.playbook.modules import base
@@ -279,7 +277,8 @@ def test_vars_files_checked_only_without_templates(tmp_path: Path) -> None:
     assert error.location.path.endswith("broken.yml") and "invalid YAML" in error.message
 
 
-def test_loading_1000_tasks_is_fast(tmp_path: Path) -> None:
+def test_loading_1000_tasks(tmp_path: Path) -> None:
+    """A big playbook loads whole (its speed is measured in bench/, never asserted here)."""
     lines = ["- hosts: all", "  tasks:"]
     for i in range(1000):
         lines += [
@@ -291,12 +290,6 @@ def test_loading_1000_tasks_is_fast(tmp_path: Path) -> None:
             "      tags: [t]",
         ]
     path = write(tmp_path, "big.yml", "\n".join(lines) + "\n")
-    load_playbook(str(write(tmp_path, "small.yml", "- hosts: all\n")))  # imports done
-    best = float("inf")
-    for _ in range(3):
-        template_errors.cache_clear()
-        start = time.process_time()
-        playbook = load_playbook(str(path))
-        best = min(best, time.process_time() - start)
+    playbook = load_playbook(str(path))
     assert len(playbook.plays[0].tasks) == 1000
-    assert best < 0.2, f"{best:.3f} s"
+    assert playbook.plays[0].tasks[999].when == ("a == 999",)

@@ -50,12 +50,16 @@ class FakeContext:
         except KeyError:
             raise ModuleError(f"could not find {name} in {kind}/") from None
 
-    def render_template(self, text: str, extra: Mapping[str, Any] | None = None) -> str:
+    def render_template(
+        self, text: str, extra: Mapping[str, Any] | None = None,
+        *, trim_blocks: bool = True, lstrip_blocks: bool = False,
+    ) -> str:  # fmt: skip
         import jinja2
 
-        return jinja2.Template(text, keep_trailing_newline=True).render(
-            {**self.variables, **(extra or {})}
-        )
+        self.template_options = {"trim_blocks": trim_blocks, "lstrip_blocks": lstrip_blocks}
+        return jinja2.Template(
+            text, keep_trailing_newline=True, trim_blocks=trim_blocks, lstrip_blocks=lstrip_blocks
+        ).render({**self.variables, **(extra or {})})
 
     def evaluate(self, expression: str) -> Any:
         if self.evaluator is not None:
