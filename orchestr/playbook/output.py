@@ -140,8 +140,9 @@ class Console:
     def _on_retrying(self, host: str, task: str, left: int, **_: Any) -> None:
         self._write(f"FAILED - RETRYING: [{host}]: {task} ({left} retries left).", "failed")
 
-    def _on_included(self, path: str, hosts: list[str], **_: Any) -> None:
-        self._write(f"included: {path} for {', '.join(hosts)}", "skipping")
+    def _on_included(self, path: str, hosts: list[str], item: Any = None, **_: Any) -> None:
+        label = f" => (item={_item_label(item)})" if item is not None else ""
+        self._write(f"included: {path} for {', '.join(hosts)}{label}", "skipping")
 
     def _on_warning(self, message: str, **_: Any) -> None:
         self._write(f"[WARNING]: {message}", "warning")

@@ -4,6 +4,7 @@ conditions, handlers, registers, facts, check and diff; over one pooled connecti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import shlex
@@ -121,6 +122,8 @@ class PlaybookRun:
 
     async def run_play(self, play: Play) -> None:
         self.play = play
+        # include_role at run time, with the scope it ran in: their handlers may be notified.
+        self.included_roles: list[tuple[RoleCall, Scope]] = []
         self.vars_files_data = self._read_vars_files(play)
         selection = self.inventory.select(play.hosts, self.options.limit)
         for warning in selection.warnings:
@@ -268,7 +271,8 @@ class PlaybookRun:
         if task.module in ("include_tasks", "import_tasks", "include_role", "import_role"):
             await self.run_include(task, scope, active)
             return
-        self.console.event("task_start", name=task.name or task.module, handler=handler)
+        self.console.event("task_start", name=self.display_name(task, scope, active[0]),
+                           handler=handler)  # fmt: skip
         run_once = as_bool(self.render_plain(task.run_once or scope.run_once or False, active[0]))
         spec = lookup(task.module)
         if run_once or (spec is not None and spec.run_once):
@@ -279,6 +283,16 @@ class PlaybookRun:
         else:
             await asyncio.gather(*(self.run_on_host(task, scope, state) for state in active))
         self.check_play_failure(hosts)
+
+    def display_name(self, task: Task, scope: Scope, state: HostState) -> str:
+        """The name Ansible shows: templated when it can be, prefixed with the role's name."""
+        name = task.name or task.module
+        if "{" in name:
+            with contextlib.suppress(TemplateError):  # as Ansible: shown raw when it cannot render
+                name = str(Templar(self.host_variables(state, task, scope)).render(name))
+        role = task_role(task, scope, self.play)
+        role_name = role.name if role else task.role
+        return f"{role_name} : {name}" if role_name else name
 
     def apply_shared_result(
         self, task: Task, state: HostState, registered: dict[str, Any] | None
@@ -667,13 +681,23 @@ class PlaybookRun:
         await asyncio.gather(*(one(h) for h in hosts if h.active))
 
     async def flush_handlers(self, hosts: list[HostState]) -> None:
-        roles = (*self.play.roles, *self.play.imported_roles)
-        handlers = list(self.play.handlers) + [h for role in roles for h in role.handlers]
-        for handler in handlers:
+        """Run the notified handlers, in the order they are defined. A role listed twice (or
+        included again) brings its handlers again: as in Ansible, the last definition of a
+        name wins, and it runs with the variables of the role instance that brought it."""
+        sources: list[tuple[Task, Scope]] = [(h, Scope()) for h in self.play.handlers]
+        for role in (*self.play.roles, *self.play.imported_roles):
+            role_scope = Scope(role=role, vars=(role.vars, role.params))
+            sources += [(h, role_scope) for h in role.handlers]
+        for role, role_scope in self.included_roles:
+            sources += [(h, role_scope) for h in role.handlers]
+        handlers: dict[tuple[str | None, str], tuple[Task, Scope]] = {}
+        for handler, scope in sources:
+            handlers[(handler.role, handler.name)] = (handler, scope)
+        for handler, scope in handlers.values():
             names = {handler.name, *handler.listen}
             due = [h for h in hosts if h.active and names & set(h.notified)]
             if due:
-                await self.run_task(handler, Scope(), due, handler=True)
+                await self.run_task(handler, scope, due, handler=True)
         for state in hosts:
             state.notified = []
 
@@ -695,38 +719,46 @@ class PlaybookRun:
         # noop, refresh_inventory, clear_facts: nothing to do here
 
     async def run_include(self, task: Task, scope: Scope, hosts: list[HostState]) -> None:
-        """include_tasks / include_role (and their import_ forms if any reach here), once per
-        loop item, with the item's variables visible inside. Hosts that include the same file
-        with the same variables run it together, so the play keeps its linear pace."""
+        """include_tasks / include_role, once per loop item, with the item's variables visible
+        inside. Hosts that include the same file with the same variables run it together, so
+        the play keeps its linear pace. Each include counts as ok for its host, as in Ansible."""
         from orchestr.playbook.loader import load_role, load_task_file, resolve_task_file
 
-        groups: dict[tuple[str, str], tuple[list[HostState], dict[str, Any], str]] = {}
+        self.console.event("task_start", name=self.display_name(task, scope, hosts[0]))
+        groups: dict[tuple[str, str], tuple[list[HostState], dict[str, Any], str, Any]] = {}
         for state in hosts:
             templar = Templar(self.host_variables(state, task, scope))
             scopes = (
                 self.loop_scopes(task, templar) if task.loop is not None else [(None, {}, None)]
             )
-            for _, extra, _ in scopes:
+            for _, extra, label in scopes:
                 item_templar = templar.child(extra) if extra else templar
                 if not item_templar.truth(scope.when + task.when):
+                    self.stats[state.host.name].skipped += 1
+                    self.console.event("host_result", host=state.host.name, status="skipping",
+                                       item=label if extra else None)  # fmt: skip
                     continue
                 args = item_templar.render(dict(task.args))
                 target = str(args.get("file") or args.get("name") or args.get("_raw_params") or "")
                 tasks_from = str(args.get("tasks_from") or "main").removesuffix(".yml")
                 key = (target, repr(sorted(extra.items(), key=lambda kv: kv[0])))
-                groups.setdefault(key, ([], extra, tasks_from))[0].append(state)
-        for (target, _), (members, extra, tasks_from) in groups.items():
+                groups.setdefault(key, ([], extra, tasks_from, label))[0].append(state)
+        for (target, _), (members, extra, tasks_from, label) in groups.items():
+            for member in members:
+                self.stats[member.host.name].ok += 1
+            names = [m.host.name for m in members]
             inner = replace(scope, tags=scope.tags | task.tags,
                             vars=(*scope.vars, task.vars, extra))  # fmt: skip
             if task.module in ("include_role", "import_role"):
                 role = load_role(target, self.play.base_dir, tasks_from=tasks_from)
-                self.console.event("included", path=role.path, hosts=[m.host.name for m in members])
+                self.console.event("included", path=target, hosts=names, item=label)
                 role_scope = replace(inner, role=role, vars=(*inner.vars, role.vars, role.params))
+                self.included_roles.append((role, role_scope))
                 await self.run_items(role.tasks, role_scope, members)
                 continue
             role = task_role(task, scope, self.play)
             path = resolve_task_file(target, task, self.play.base_dir) or target
-            self.console.event("included", path=path, hosts=[m.host.name for m in members])
+            self.console.event("included", path=path, hosts=names, item=label)
             await self.run_items(load_task_file(path, role), inner, members)
 
 

@@ -28,25 +28,7 @@ from tests.integration.playbook_fixtures import (
 CASES = corpus_cases()
 
 # Corpus playbooks on which orchestr is known to disagree with ansible-playbook: bugs to fix.
-XFAIL: dict[str, str] = {
-    "03_loops": "loop_control.label is rendered before the loop variable is set "
-    "('item'/'user' is undefined)",
-    "06_block_rescue": "ansible_failed_task (and ansible_failed_result) undefined in rescue",
-    "07_ignore_errors": "a failed task with ignore_errors and changed=true is not counted "
-    "as changed in the recap",
-    "08_until_retries": "a failed task with ignore_errors and changed=true is not counted "
-    "as changed in the recap",
-    "10_max_fail_percentage": "exceeding max_fail_percentage ends only the play; ansible ends "
-    "the whole run (later plays do not run)",
-    "18_template": "template ignores trim_blocks: false (output identical to the default)",
-    "19_file": "file state=directory with mode creates the missing parents 0755; ansible "
-    "gives them the mode too",
-    "22_include_import": "include_tasks in a loop with loop_control.loop_var: the loop "
-    "variable is undefined in the included tasks",
-    "23_role": "include_role aborts the run: 'file not found: <playbook dir>', exit 4, no recap",
-    "27_failed_middle": "a loop stops at the first failed item; ansible runs the remaining "
-    "items and fails the task at the end",
-}
+XFAIL: dict[str, str] = {}
 
 
 def _params() -> list:
