@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import json
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -101,7 +102,25 @@ class Console:
         if self.color is None:
             self.color = bool(getattr(self.stream, "isatty", lambda: False)())
 
+    # A progress line for a task still running on many hosts (terminal only): who is done.
+    PROGRESS_AFTER = 2.0  # seconds before it shows
+    PROGRESS_MIN_HOSTS = 5
+
+    def _progress(self, clear: bool = False) -> None:
+        task = getattr(self, "_task", None)
+        if not self.color or task is None or task["hosts"] < self.PROGRESS_MIN_HOSTS:
+            return
+        elapsed = time.monotonic() - task["started"]
+        if clear or task["done"] >= task["hosts"]:
+            sys.stderr.write("\r\033[K")
+        elif elapsed >= self.PROGRESS_AFTER:
+            sys.stderr.write(
+                f"\r\033[K  {task['done']}/{task['hosts']} hosts done, {elapsed:.0f} s"
+            )
+        sys.stderr.flush()
+
     def _write(self, text: str, status: str | None = None) -> None:
+        self._progress(clear=True)
         if self.color and status in COLORS:
             text = f"\033[{COLORS[status]}m{text}\033[0m"
         self.stream.write(text + "\n")
@@ -121,7 +140,8 @@ class Console:
         self._write("")
         self._write(banner(f"PLAY [{name}]"))
 
-    def _on_task_start(self, name: str, handler: bool = False, **_: Any) -> None:
+    def _on_task_start(self, name: str, handler: bool = False, hosts: int = 0, **_: Any) -> None:
+        self._task = {"hosts": hosts, "done": 0, "started": time.monotonic()}
         self._write("")
         self._write(banner(f"{'RUNNING HANDLER' if handler else 'TASK'} [{name}]"))
 
@@ -136,6 +156,9 @@ class Console:
         self._write(result_line(status, host, item, shown, delegated), status)
         if ignored:
             self._write("...ignoring", "ignored")
+        if item is None and getattr(self, "_task", None):
+            self._task["done"] += 1
+            self._progress()
 
     def _on_retrying(self, host: str, task: str, left: int, **_: Any) -> None:
         self._write(f"FAILED - RETRYING: [{host}]: {task} ({left} retries left).", "failed")

@@ -272,7 +272,7 @@ class PlaybookRun:
             await self.run_include(task, scope, active)
             return
         self.console.event("task_start", name=self.display_name(task, scope, active[0]),
-                           handler=handler)  # fmt: skip
+                           handler=handler, hosts=len(active))  # fmt: skip
         run_once = as_bool(self.render_plain(task.run_once or scope.run_once or False, active[0]))
         spec = lookup(task.module)
         if run_once or (spec is not None and spec.run_once):
@@ -659,7 +659,7 @@ class PlaybookRun:
     # ---------------------------------------------------------------- facts, handlers, meta
 
     async def gather_facts(self, hosts: list[HostState]) -> None:
-        self.console.event("task_start", name="Gathering Facts")
+        self.console.event("task_start", name="Gathering Facts", hosts=len(hosts))
 
         async def one(state: HostState) -> None:
             name = state.host.name

@@ -62,3 +62,17 @@ def test_console_human_stream_without_color():
     text = out.getvalue()
     assert "TASK [ping] *" in text and "changed: [n1]" in text and "PLAY RECAP *" in text
     assert "\033[" not in text
+
+
+def test_progress_line_on_a_terminal_for_long_tasks_on_many_hosts(capsys):
+    out = io.StringIO()
+    console = Console(stream=out, color=True)
+    console.PROGRESS_AFTER = 0.0
+    console.event("task_start", name="slow", hosts=6)
+    console.event("host_result", host="n1", status="ok")
+    assert "1/6 hosts done" in capsys.readouterr().err
+    plain = Console(stream=io.StringIO(), color=False)  # not a terminal: never
+    plain.PROGRESS_AFTER = 0.0
+    plain.event("task_start", name="slow", hosts=6)
+    plain.event("host_result", host="n1", status="ok")
+    assert capsys.readouterr().err == ""
