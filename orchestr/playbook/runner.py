@@ -532,7 +532,7 @@ class PlaybookRun:
         spec = lookup(task.module)
         if spec is None:  # the loader refuses unknown modules; an include may still bring one
             return {"failed": True, "changed": False, "msg": f"unknown module {task.module!r}"}
-        args = strip_omit(templar.render(dict(task.args)))
+        args = templar.render(dict(task.args))  # the templar already drops omitted entries
         args = normalize_args(spec, args)
         check_mode = self.check_mode_for(task, scope, state)
         context = HostContext(self, task, scope, state, templar, delegated, check_mode,
@@ -614,6 +614,7 @@ class PlaybookRun:
             "ansible_diff_mode": self.options.diff,
             "ansible_facts": state.facts.get("ansible_facts", {}),
             "omit": OMIT,
+            "ansible_managed": "Ansible managed",  # Ansible's default text, for templates
             "playbook_dir": self.play.base_dir,
             "role_name": role.name if role else None,
             "role_path": role.path if role else None,
@@ -772,14 +773,6 @@ def task_role(task: Task, scope: Scope, play: Play | None = None) -> RoleCall | 
             if role.name == task.role:
                 return role
     return None
-
-
-def strip_omit(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: strip_omit(v) for k, v in value.items() if v is not OMIT}
-    if isinstance(value, list):
-        return [strip_omit(v) for v in value if v is not OMIT]
-    return value
 
 
 def batches(hosts: list[str], serial: Sequence[Any]) -> list[list[str]]:
