@@ -28,7 +28,9 @@ dockerd:
 		docker info >/dev/null 2>&1 || { echo "dockerd did not start: see /var/log/dockerd.log"; exit 1; }; \
 	fi
 
+# Bytecode ahead of time: start-up counts, and PYTHONDONTWRITEBYTECODE may be set.
 venv: $(VENV)/.installed
+	@$(BIN)/python -m compileall -q orchestr
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || python3 -m venv $(VENV)

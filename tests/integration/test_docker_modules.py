@@ -44,8 +44,11 @@ def container(env_value: str, **extra):
 
 
 def test_image_then_container_lifecycle(lab, tmp_path):
+    # Other tests may have left containers of the image running: remove them with it.
     lab.ssh(
-        "node1", f"docker rm -f itest-web >/dev/null 2>&1; docker rmi {IMAGE} >/dev/null 2>&1; true"
+        "node1",
+        f"docker ps -aq --filter ancestor={IMAGE} | xargs -r docker rm -f >/dev/null; "
+        f"docker rm -f itest-web >/dev/null 2>&1; docker rmi {IMAGE} >/dev/null 2>&1; true",
     )
     ship = [{"docker_image": {"name": IMAGE, "source": "local"}}]
     assert changed(apply(lab, tmp_path, ship, "--check")) == 1
