@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestr.docker import commands as docker
-from orchestr.docker.parse import ParseError, inspect_one, unexpected_errors
+from orchestr.docker.parse import unexpected_errors
 from orchestr.playbook.modules.base import Arg, ModuleContext, ModuleError, ModuleResult, as_bool
 from orchestr.playbook.modules.base import module as register
+from orchestr.playbook.modules.docker_common import inspect_on_host
 
 SOURCES = ("local", "pull", "build", "load")
 UNSUPPORTED_SOURCE = {
@@ -89,14 +90,7 @@ async def controller_image_id(ref: str) -> str | None:
 
 
 async def host_image(ctx: ModuleContext, ref: str) -> dict[str, Any] | None:
-    result = await ctx.run(docker.inspect_image(ref))
-    problems = unexpected_errors(result.stderr)
-    if problems:
-        raise ModuleError(f"docker image inspect failed on {ctx.host}: {' '.join(problems)}")
-    try:
-        return inspect_one(result.stdout)
-    except ParseError as error:
-        raise ModuleError(str(error)) from None
+    return await inspect_on_host(ctx, docker.inspect_image(ref), "image")
 
 
 ARGS = {

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestr.docker import commands as docker
-from orchestr.docker.parse import ParseError, inspect_one, unexpected_errors
+from orchestr.docker.parse import ParseError, inspect_one
 from orchestr.playbook.modules.base import Arg, ModuleContext, ModuleError, ModuleResult, as_bool
 from orchestr.playbook.modules.base import module as register
+from orchestr.playbook.modules.docker_common import inspect_on_host
 from orchestr.transport.command import Command
 
 IPAM_KEYS = {"subnet": "Subnet", "gateway": "Gateway", "iprange": "IPRange"}
@@ -164,14 +165,7 @@ def plan_commands(spec: NetworkSpec, plan: NetworkPlan) -> list[Command]:
 
 
 async def inspect(ctx: ModuleContext, name: str) -> dict[str, Any] | None:
-    result = await ctx.run(docker.inspect_network(name))
-    problems = unexpected_errors(result.stderr)
-    if problems:
-        raise ModuleError(f"docker network inspect failed on {ctx.host}: {' '.join(problems)}")
-    try:
-        return inspect_one(result.stdout)
-    except ParseError as error:
-        raise ModuleError(str(error)) from None
+    return await inspect_on_host(ctx, docker.inspect_network(name), "network")
 
 
 ARGS = {
