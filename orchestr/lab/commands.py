@@ -145,12 +145,19 @@ def load_image_pipeline(image: str, container: str) -> tuple[list[str], list[str
     )
 
 
-def openssh(address: str, private_key: str, known_hosts: str, command: list[str]) -> list[str]:
-    argv = [
-        "ssh", "-i", private_key,
+def host_key_options(known_hosts: str) -> list[str]:
+    """OpenSSH options that check host keys against the lab's own file and offer only the
+    lab's key: for `lab ssh` and, through the inventory, for ansible-core."""
+    return [
         "-o", f"UserKnownHostsFile={known_hosts}",
         "-o", "StrictHostKeyChecking=yes",
         "-o", "IdentitiesOnly=yes",
+    ]  # fmt: skip
+
+
+def openssh(address: str, private_key: str, known_hosts: str, command: list[str]) -> list[str]:
+    argv = [
+        "ssh", "-i", private_key, *host_key_options(known_hosts),
         "-o", "LogLevel=ERROR",
         f"root@{address}",
     ]  # fmt: skip

@@ -7,18 +7,13 @@ from collections.abc import Sequence
 
 import yaml
 
+from orchestr.lab.commands import host_key_options
 from orchestr.lab.model import ROLE_LB, ROLE_NODE, LabHost
 
 
 def ssh_common_args(known_hosts_path: str) -> str:
     """Options that make OpenSSH (hence Ansible) check host keys against the lab's own file."""
-    return shlex.join(
-        [
-            "-o", f"UserKnownHostsFile={known_hosts_path}",
-            "-o", "StrictHostKeyChecking=yes",
-            "-o", "IdentitiesOnly=yes",
-        ]
-    )  # fmt: skip
+    return shlex.join(host_key_options(known_hosts_path))
 
 
 def render_inventory(
