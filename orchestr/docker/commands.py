@@ -65,6 +65,7 @@ class ContainerOptions:
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
     stop_timeout: int | None = None
+    secret_env: frozenset[str] = frozenset()  # env names masked besides those that look secret
 
     @property
     def first_network(self) -> NetworkAttachment | None:
@@ -109,7 +110,8 @@ def container_options(options: ContainerOptions) -> list[Part]:
         if value is not None:
             words += [flag, value]
     for key, value in options.env:
-        words += ["--env", Secret(f"{key}={value}") if looks_secret(key) else f"{key}={value}"]
+        secret = looks_secret(key) or key in options.secret_env
+        words += ["--env", Secret(f"{key}={value}") if secret else f"{key}={value}"]
     for key, value in options.labels:
         words += ["--label", f"{key}={value}"]
     if options.publish_all_ports:

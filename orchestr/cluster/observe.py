@@ -1,0 +1,140 @@
+"""Observe the cluster: one round trip per host reads its facts, every managed container (from
+its labels and `docker inspect`) and which of the wanted images it has. Parsing is pure."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestr.cluster.commands import parse_ports_label
+from orchestr.cluster.model import (
+    LABEL_CPUS,
+    LABEL_EPOCH,
+    LABEL_MANAGED,
+    LABEL_MEMORY,
+    LABEL_PORTS,
+    LABEL_SERVICE,
+    LABEL_SLOT,
+    LABEL_SPEC,
+    MANAGED_BY,
+    Container,
+    Resources,
+)
+from orchestr.transport.command import Command
+from orchestr.transport.facts import FACTS_SCRIPT, Facts, parse_facts
+from orchestr.transport.pool import Outcome, Pool
+
+CONTAINERS_MARK = "@@orchestr containers"
+IMAGES_MARK = "@@orchestr images"
+
+
+@dataclass(frozen=True)
+class HostObservation:
+    host: str
+    facts: Facts
+    containers: tuple[Container, ...] = ()
+    images: dict[str, str] = field(default_factory=dict)  # wanted image -> id ("" if absent)
+
+    @property
+    def docker_ok(self) -> bool:
+        return bool(self.facts.docker_version)
+
+
+def observe_script(images: Sequence[str] = ()) -> Command:
+    import shlex
+
+    lines = [
+        FACTS_SCRIPT,
+        f"echo '{CONTAINERS_MARK}'",
+        f"ids=$(docker ps -aq --no-trunc --filter label={LABEL_MANAGED}={MANAGED_BY})",
+        '[ -z "$ids" ] || docker inspect $ids',
+        f"echo '{IMAGES_MARK}'",
+    ]
+    for image in images:
+        quoted = shlex.quote(image)
+        lines.append(
+            f"printf '%s\\t%s\\n' {quoted} \"$(docker image inspect -f '{{{{.Id}}}}' {quoted} "
+            '2>/dev/null)"'
+        )
+    return Command.shell("\n".join(lines))
+
+
+def parse_observation(host: str, stdout: str) -> HostObservation:
+    facts_text, _, rest = stdout.partition(CONTAINERS_MARK)
+    containers_text, _, images_text = rest.partition(IMAGES_MARK)
+    images = {}
+    for line in images_text.strip().splitlines():
+        name, _, image_id = line.partition("\t")
+        images[name] = image_id.strip()
+    return HostObservation(
+        host=host,
+        facts=parse_facts(facts_text),
+        containers=parse_containers(host, containers_text),
+        images=images,
+    )
+
+
+def parse_containers(host: str, inspect_json: str) -> tuple[Container, ...]:
+    """Managed containers from `docker inspect` output; containers whose labels are not ours or
+    are damaged are left out (orchestr never touches what it cannot identify)."""
+    text = inspect_json.strip()
+    if not text:
+        return ()
+    found = []
+    for item in json.loads(text):
+        container = _container(host, item)
+        if container is not None:
+            found.append(container)
+    return tuple(sorted(found, key=lambda c: c.name))
+
+
+def _container(host: str, item: dict[str, Any]) -> Container | None:
+    config = item.get("Config") or {}
+    labels = config.get("Labels") or {}
+    if labels.get(LABEL_MANAGED) != MANAGED_BY:
+        return None
+    try:
+        epoch = int(labels.get(LABEL_EPOCH, ""))
+        service, slot = labels[LABEL_SERVICE], labels[LABEL_SLOT]
+    except (KeyError, ValueError):
+        return None
+    state = item.get("State") or {}
+    health = (state.get("Health") or {}).get("Status")
+    networks = (item.get("NetworkSettings") or {}).get("Networks") or {}
+    address = next((n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), "")
+    return Container(
+        host=host,
+        name=(item.get("Name") or "").lstrip("/"),
+        service=service,
+        slot=slot,
+        epoch=epoch,
+        spec_hash=labels.get(LABEL_SPEC, ""),
+        state=state.get("Status", "unknown"),
+        health=health,
+        exit_code=int(state.get("ExitCode") or 0),
+        restart_count=int(item.get("RestartCount") or 0),
+        started_at=state.get("StartedAt", ""),
+        image=config.get("Image", ""),
+        reserved=Resources(
+            cpus=float(labels.get(LABEL_CPUS) or 0), memory_mb=int(labels.get(LABEL_MEMORY) or 0)
+        ),
+        ports=parse_ports_label(labels.get(LABEL_PORTS, "")),
+        address=address or "",
+        id=item.get("Id", ""),
+    )
+
+
+async def observe_hosts(
+    pool: Pool, hosts: Sequence[str], images: Sequence[str] = (), timeout: float = 30.0
+) -> dict[str, HostObservation | Exception]:
+    """Every host at once; a host that cannot be reached or read maps to its error."""
+    script = observe_script(images)
+
+    async def one(connection) -> HostObservation:  # noqa: ANN001
+        result = await connection.run(script, timeout=timeout)
+        return parse_observation(connection.name, result.stdout)
+
+    outcomes: list[Outcome] = await pool.each(hosts, one)
+    return {o.host: (o.value if o.error is None else o.error) for o in outcomes}
