@@ -41,10 +41,11 @@ def parse_ports_label(text: str) -> tuple[tuple[int, int], ...]:
 
 
 def replica_options(
-    spec: ServiceSpec, slot: str, epoch: int, ports: Sequence[tuple[int, int]]
+    spec: ServiceSpec, slot: str, epoch: int, ports: Sequence[tuple[int, int]], host: str = ""
 ) -> ContainerOptions:
     """The container of one replica: the spec, plus the labels that make the cluster its own
-    record (service, slot, epoch, spec hash, reservations, published ports)."""
+    record (service, slot, epoch, spec hash, reservations, published ports), and ORCHESTR_*
+    variables telling the process which replica it is and where (as Swarm's templates do)."""
     labels = dict(spec.labels)
     labels.update({
         LABEL_MANAGED: MANAGED_BY, LABEL_SERVICE: spec.name, LABEL_SLOT: slot,
@@ -66,7 +67,12 @@ def replica_options(
         name=container_name(spec.name, slot, epoch),
         image=spec.image,
         command=spec.command,
-        env=spec.env,
+        env=(
+            *spec.env,
+            ("ORCHESTR_SERVICE", spec.name),
+            ("ORCHESTR_SLOT", slot),
+            ("ORCHESTR_HOST", host),
+        ),  # fmt: skip
         secret_env=spec.secret_env,
         labels=tuple(sorted(labels.items())),
         published_ports=publish,
@@ -78,9 +84,9 @@ def replica_options(
 
 
 def run_replica(
-    spec: ServiceSpec, slot: str, epoch: int, ports: Sequence[tuple[int, int]]
+    spec: ServiceSpec, slot: str, epoch: int, ports: Sequence[tuple[int, int]], host: str = ""
 ) -> Command:
-    return run_container(replica_options(spec, slot, epoch, ports))
+    return run_container(replica_options(spec, slot, epoch, ports, host))
 
 
 def host_script(commands: Sequence[Command], *, keep_going: bool = True) -> Command:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 import time
+from dataclasses import replace
 
 import click
 
@@ -73,10 +74,18 @@ def _tags(values: tuple[str, ...]) -> frozenset[str]:
 @click.option("--start-at-task", metavar="NAME", help="Start at the task with this name.")
 @click.option("-v", "--verbose", count=True, help="Show task results (-v).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON event per line.")
+@click.option(
+    "--lock-wait",
+    type=float,
+    default=0.0,
+    metavar="SECONDS",
+    show_default=True,
+    help="Wait this long for another run holding the store's lock (services).",
+)
 def apply_command(playbooks: tuple[str, ...], check: bool, diff: bool, extra_vars: tuple[str, ...],
                   tags: tuple[str, ...], skip_tags: tuple[str, ...], list_hosts: bool,
                   list_tasks: bool, syntax_check: bool, start_at_task: str | None, verbose: int,
-                  as_json: bool, **flags) -> None:  # fmt: skip
+                  as_json: bool, lock_wait: float, **flags) -> None:  # fmt: skip
     """Run Ansible playbooks on hosts that need only sh and docker.
 
     Exit codes as ansible-playbook: 0 ok, 2 a host failed, 4 a host was unreachable or a file
@@ -106,13 +115,51 @@ def apply_command(playbooks: tuple[str, ...], check: bool, diff: bool, extra_var
                          tags=_tags(tags), skip_tags=_tags(skip_tags),
                          start_at_task=start_at_task)  # fmt: skip
     console = Console(as_json=as_json, verbosity=verbose)
+    runtime = _service_runtime(loaded, lock_wait, check, console)
+    options = replace(options, services=runtime)
     started = time.monotonic()
-    stats = asyncio.run(_run(loaded, inventory, targets, options, console))
+    try:
+        stats = asyncio.run(_run(loaded, inventory, targets, options, console))
+    finally:
+        runtime.close()
     if as_json:
         click.echo(
             json.dumps({"event": "finished", "seconds": round(time.monotonic() - started, 3)})
         )
     sys.exit(exit_code(stats))
+
+
+def _service_runtime(loaded, lock_wait: float, check: bool, console):  # noqa: ANN001
+    """The store and lock for `service` tasks. A playbook that manages services takes the lock
+    before any host is touched, so a second apply waits (--lock-wait) or stops at once."""
+    from orchestr.cluster.runtime import ServiceRuntime
+    from orchestr.store.store import command_line
+
+    runtime = ServiceRuntime(lock_wait=lock_wait, purpose="check" if check else "apply",
+                             command=command_line(),
+                             warn=lambda message: console.event("warning", message=message))  # fmt: skip
+    if any(_uses_services(playbook) for playbook in loaded):
+        runtime.store()
+    return runtime
+
+
+def _uses_services(playbook) -> bool:  # noqa: ANN001
+    from orchestr.playbook.model import Block
+
+    def walk(items) -> bool:  # noqa: ANN001
+        for item in items:
+            if isinstance(item, Block):
+                if walk((*item.block, *item.rescue, *item.always)):
+                    return True
+            elif item.module in ("service", "orchestr.service"):
+                return True
+        return False
+
+    return any(
+        walk(play.pre_tasks) or walk(play.tasks) or walk(play.post_tasks) or walk(play.handlers)
+        or any(walk(role.tasks) for role in play.roles)
+        for play in playbook.plays
+    )  # fmt: skip
 
 
 async def _run(loaded, inventory, targets, options, console):  # noqa: ANN001

@@ -1257,6 +1257,12 @@ class _Loader:
                 )
         if spec.free_form and not args:
             self.error(f"{module} needs a command", where, f"e.g. `{module}: echo hello`")
+        if spec.validate is not None and not _has_template(args):
+            # Only literal arguments can be judged now; templated ones are checked at run time,
+            # still before the module acts.
+            for key, problem, hint in spec.validate(dict(args)):
+                location = self._arg_location(doc, node, key, value=True) if key in args else where
+                self.error(f"{module}: {problem}", location, hint)
 
     def check_pseudo(
         self, doc: Document, module: str, args: dict[str, Any], node: Node, values: dict[str, _Pair]

@@ -75,6 +75,9 @@ def diff_text(entries: list[Mapping[str, Any]]) -> str:
     """Unified diffs of a module's before/after, as `--diff` shows them."""
     blocks = []
     for entry in entries:
+        if "prepared" in entry:  # text a module prepared itself (a plan), shown as it is
+            blocks.append(str(entry["prepared"]).rstrip("\n") + "\n")
+            continue
         before, after = entry.get("before", ""), entry.get("after", "")
         if isinstance(before, Mapping) or isinstance(after, Mapping):
             before = json.dumps(before, indent=4, sort_keys=True, default=str) + "\n"
@@ -166,6 +169,10 @@ class Console:
     def _on_included(self, path: str, hosts: list[str], item: Any = None, **_: Any) -> None:
         label = f" => (item={_item_label(item)})" if item is not None else ""
         self._write(f"included: {path} for {', '.join(hosts)}{label}", "skipping")
+
+    def _on_progress(self, message: str, **_: Any) -> None:
+        """What a long task (a service rollout) is doing, as it happens."""
+        self._write(f"  {message}")
 
     def _on_warning(self, message: str, **_: Any) -> None:
         self._write(f"[WARNING]: {message}", "warning")

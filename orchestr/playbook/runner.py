@@ -44,6 +44,9 @@ class RunOptions:
     tags: frozenset[str] = frozenset()
     skip_tags: frozenset[str] = frozenset()
     start_at_task: str | None = None
+    # The store and its lock for `service` tasks (orchestr.cluster.runtime.ServiceRuntime);
+    # None: opened with the defaults on first use.
+    services: Any = None
 
 
 @dataclass(frozen=True)
@@ -111,14 +114,29 @@ class PlaybookRun:
         self.stats: dict[str, Stats] = {}
         self.states: dict[str, HostState] = {}
         self._started = options.start_at_task is None
+        self._services = options.services
 
     # ---------------------------------------------------------------- plays and batches
 
     async def run(self) -> dict[str, Stats]:
-        for play in self.playbook.plays:
-            await self.run_play(play)
+        try:
+            for play in self.playbook.plays:
+                await self.run_play(play)
+        finally:
+            if self.options.services is None and self._services is not None:
+                self._services.close()  # opened here, closed here; the CLI closes its own
         self.console.event("recap", stats=self.stats)
         return self.stats
+
+    def services(self) -> Any:
+        """The store and lock for `service` tasks, opened on first use."""
+        if self._services is None:
+            from orchestr.cluster.runtime import ServiceRuntime
+
+            self._services = self.options.services or ServiceRuntime(
+                warn=lambda message: self.console.event("warning", message=message)
+            )
+        return self._services
 
     async def run_play(self, play: Play) -> None:
         self.play = play
@@ -872,6 +890,7 @@ class HostContext:
         self._templar = templar
         self._delegated = str(delegated) if delegated else None
         self.host = state.host.name
+        self.location = task.location
         self.check_mode = check_mode
         self.diff = diff
         self.verbosity = run.console.verbosity
@@ -950,6 +969,24 @@ class HostContext:
 
     def evaluate(self, condition: Any) -> Any:
         return self._templar.evaluate(condition)
+
+    def cluster(self) -> Any:
+        from orchestr.cluster.deploy import Candidate, Cluster
+
+        run = self._run
+        runtime = run.services()
+        store = runtime.store()
+        candidates = []
+        for name in run.play_hosts_all:
+            state = run.states.get(name)
+            if state is not None and (state.failed or state.unreachable):
+                continue
+            host = run.inventory.hosts[name]
+            attributes = {**host.vars, "inventory_hostname": name,
+                          "group_names": sorted(host.group_names)}  # fmt: skip
+            candidates.append(Candidate(name, attributes))
+        return Cluster(run.pool, store, candidates, command=runtime.command,
+                       log=lambda line: run.console.event("progress", message=line))  # fmt: skip
 
     async def push_image(self, image: str) -> dict[str, Any]:
         from orchestr.images.push import push_image

@@ -98,6 +98,11 @@ class ModuleContext(Protocol):
         """Ship a controller image to the target host as `orchestr image push` does."""
         ...
 
+    def cluster(self) -> Any:
+        """The services' world for a run_once module (orchestr.cluster.deploy.Cluster): the
+        play's hosts as candidates, the pool, and the store, locked for this run."""
+        ...
+
 
 class ModuleError(Exception):
     """A module could not do its job on this host: the task fails with this message."""
@@ -119,6 +124,8 @@ class Module:
     run_once: bool = False
     # Takes keys of the user's choosing besides its declared ones (set_fact).
     any_args: bool = False
+    # A deeper load-time check of literal arguments: (argument, problem, hint) per problem.
+    validate: Callable[[dict[str, Any]], list[tuple[str, str, str]]] | None = None
 
 
 REGISTRY: dict[str, Module] = {}
@@ -132,12 +139,13 @@ def module(
     local: bool = False,
     run_once: bool = False,
     any_args: bool = False,
+    validate: Callable[[dict[str, Any]], list[tuple[str, str, str]]] | None = None,
 ) -> Callable[[RunFunction], RunFunction]:
     """Register a module under its short name (a registry, not an if-chain)."""
 
     def register(function: RunFunction) -> RunFunction:
         REGISTRY[name] = Module(
-            name, function, dict(args or {}), free_form, local, run_once, any_args
+            name, function, dict(args or {}), free_form, local, run_once, any_args, validate
         )
         return function
 

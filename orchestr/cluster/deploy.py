@@ -1,0 +1,214 @@
+"""One path for every change to a service (apply, scale, drain, rollback): observe the candidate
+hosts -> reconcile (pure) -> refuse an incomplete plan before acting -> roll out -> record in the
+store. A failed update rolls back to the last good spec by the same path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from orchestr.cluster.model import HostView, Resources
+from orchestr.cluster.observe import HostObservation, observe_hosts
+from orchestr.cluster.reconcile import ClusterView, ServicePlan, SlotRecord, reconcile
+from orchestr.cluster.rollout import Rollout
+from orchestr.cluster.spec import masked_env, spec_from_dict, spec_hash, spec_to_dict
+from orchestr.cluster.spec_types import ServiceSpec
+from orchestr.store.store import Store
+from orchestr.transport.pool import Pool
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A host a service may run on, with what constraints and preferences read."""
+
+    name: str
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DeployReport:
+    service: str
+    plan: ServicePlan | None = None
+    changed: bool = False
+    failed: bool = False
+    message: str = ""
+    lines: list[str] = field(default_factory=list)  # what was done (or would be, in check mode)
+    unreachable: list[str] = field(default_factory=list)
+    deploy_number: int | None = None
+    rolled_back_to: int | None = None
+
+    def as_data(self) -> dict[str, Any]:
+        plan = self.plan
+        return {
+            "service": self.service,
+            "plan": plan.counts() if plan else {},
+            "actions": self.lines,
+            "unplaced": list(plan.unplaced) if plan else [],
+            "unreachable": self.unreachable,
+            "deploy": self.deploy_number,
+            "rolled_back_to": self.rolled_back_to,
+        }
+
+
+class Cluster:
+    """The services' world for one run: connections, the store and the candidate hosts."""
+
+    def __init__(self, pool: Pool, store: Store, candidates: Sequence[Candidate], *,
+                 log: Log | None = None, command: str = "orchestr"):  # fmt: skip
+        self.pool = pool
+        self.store = store
+        self.candidates = list(candidates)
+        self.log = log or (lambda line: None)
+        self.command = command
+        self.observations: dict[str, HostObservation | Exception] = {}
+
+    async def observe(self, images: Sequence[str] = ()) -> ClusterView:
+        names = [c.name for c in self.candidates]
+        self.observations = await observe_hosts(self.pool, names, images)
+        drained = self.store.unschedulable()
+        hosts = []
+        containers = []
+        ports_in_use: dict[str, tuple[int, ...]] = {}
+        for candidate in self.candidates:
+            seen = self.observations.get(candidate.name)
+            attributes = dict(candidate.attributes)
+            if isinstance(seen, HostObservation):
+                facts = seen.facts
+                attributes["facts"] = facts.as_dict()
+                hosts.append(HostView(
+                    name=candidate.name, attributes=attributes,
+                    capacity=Resources(float(facts.cpus), facts.memory_mb),
+                    up=seen.docker_ok, schedulable=candidate.name not in drained,
+                ))  # fmt: skip
+                containers.extend(seen.containers)
+                # Ports held by managed containers are counted from their labels; the facts'
+                # list holds those too, which is harmless (a set).
+                ports_in_use[candidate.name] = facts.ports_in_use
+            else:
+                hosts.append(HostView(name=candidate.name, attributes=attributes, up=False,
+                                      schedulable=candidate.name not in drained))  # fmt: skip
+        return ClusterView(tuple(hosts), tuple(containers), ports_in_use)
+
+    def unreachable(self) -> list[str]:
+        return sorted(h for h, seen in self.observations.items() if isinstance(seen, Exception))
+
+    def record_of(self, service: str) -> dict[str, SlotRecord]:
+        return {s: SlotRecord(s, r.epoch, r.host) for s, r in self.store.slots(service).items()}
+
+    async def plan(self, spec: ServiceSpec) -> tuple[ServicePlan, ClusterView]:
+        view = await self.observe([spec.image] if spec.state == "present" else [])
+        return reconcile(spec, view, self.record_of(spec.name)), view
+
+    async def deploy(self, spec: ServiceSpec, *, check: bool = False,
+                     rollback_allowed: bool = True, note: str = "") -> DeployReport:  # fmt: skip
+        report = DeployReport(spec.name)
+        plan, view = await self.plan(spec)
+        report.plan = plan
+        report.unreachable = self.unreachable()
+        for host in report.unreachable:
+            self.log(f"{host} unreachable: {self.observations[host]}")
+        if plan.unplaced:
+            report.failed = True
+            report.message = f"{spec.name}: cannot place every replica, nothing changed: " + \
+                "; ".join(plan.unplaced)  # fmt: skip
+            report.lines = plan.lines()
+            return report
+        missing = self._missing_images(spec, plan)
+        if missing and not check:
+            report.failed = True
+            report.message = (f"{spec.name}: image {spec.image} is not on {', '.join(missing)}; "
+                              "ship it first (docker_image with source: local, or "
+                              "orchestr image push)")  # fmt: skip
+            return report
+        stored = self.store.get_service(spec.name)
+        new_spec = stored is None or stored.spec_hash != spec_hash(spec) or \
+            spec_from_dict(stored.spec) != replace(spec, location=stored.spec.get("location", ""))  # fmt: skip
+        report.changed = plan.changed or (new_spec and spec.state == "present")
+        if check:
+            report.lines = plan.lines()
+            report.message = plan.summary()
+            return report
+        if spec.state == "absent":
+            return await self._remove(spec, plan, report)
+        deploy = None
+        if new_spec:
+            deploy = self.store.begin_deploy(spec.name, spec_to_dict(spec), plan.spec_hash,
+                                             user=None, command=self.command + note)  # fmt: skip
+            report.deploy_number = deploy.number
+        rollout = Rollout(self.pool, spec, plan, self.log,
+                          on_confirm=lambda slot, epoch, host: self.store.set_slot(
+                              spec.name, slot, epoch, host))  # fmt: skip
+        result = await rollout.run()
+        for slot in result.dropped:
+            self.store.remove_slot(spec.name, slot)
+        report.lines = result.done
+        report.changed = report.changed or result.changed
+        self.store.set_service(spec.name, spec_to_dict(spec), plan.spec_hash,
+                               deploy.id if deploy else (stored.deploy_id if stored else None),
+                               [c.name for c in self.candidates])  # fmt: skip
+        if result.failed:
+            report.failed = True
+            report.message = f"{spec.name}: " + "; ".join(result.failed)
+        if result.update_failed and spec.update.failure_action == "rollback" and rollback_allowed:
+            await self._roll_back(spec, deploy.number if deploy else None, report)
+        elif deploy is not None:
+            status = "paused" if result.update_failed else ("failed" if result.failed
+                                                             else "succeeded")  # fmt: skip
+            self.store.finish_deploy(deploy.id, status, report.message)
+        summary = plan.summary() if not report.failed else report.message
+        if report.changed:
+            self.store.audit("deploy", spec.name, summary, command=self.command + note)
+        return report
+
+    async def _roll_back(self, spec: ServiceSpec, number: int | None, report: DeployReport) -> None:
+        previous = self.store.last_good_deploy(spec.name, before=number)
+        deploy = self.store.deploy(spec.name, number) if number else None
+        if previous is None:
+            report.message += "; no earlier good deploy to roll back to"
+            if deploy:
+                self.store.finish_deploy(deploy.id, "failed", report.message)
+            return
+        self.log(f"{spec.name}: update failed, rolling back to deploy #{previous.number}")
+        old = spec_from_dict(previous.spec)
+        back = await self.deploy(old, rollback_allowed=False,
+                                 note=f" (automatic rollback to #{previous.number})")  # fmt: skip
+        report.lines += back.lines
+        report.rolled_back_to = previous.number
+        report.message += f"; rolled back to deploy #{previous.number} ({old.image})"
+        if back.failed:
+            report.message += f", and the rollback failed too: {back.message}"
+        if deploy:
+            self.store.finish_deploy(deploy.id, "rolled back", report.message)
+
+    async def _remove(self, spec: ServiceSpec, plan: ServicePlan, report: DeployReport
+                      ) -> DeployReport:  # fmt: skip
+        result = await Rollout(self.pool, spec, plan, self.log).run()
+        report.lines = result.done
+        report.changed = result.changed or self.store.get_service(spec.name) is not None
+        if result.failed:
+            report.failed = True
+            report.message = f"{spec.name}: " + "; ".join(result.failed)
+        else:
+            self.store.remove_service(spec.name)
+            self.store.audit("remove", spec.name, plan.summary(), command=self.command)
+        return report
+
+    def _missing_images(self, spec: ServiceSpec, plan: ServicePlan) -> list[str]:
+        targets = {a.host for a in plan.actions if a.host}
+        missing = []
+        for host in sorted(targets):
+            seen = self.observations.get(host)
+            if isinstance(seen, HostObservation) and not seen.images.get(spec.image):
+                missing.append(host)
+        return missing
+
+
+def describe_spec(spec: ServiceSpec) -> dict[str, Any]:
+    """The spec as shown in diffs and `orchestr status`: secret env values masked."""
+    data = spec_to_dict(spec)
+    data["env"] = masked_env(spec)
+    data.pop("location", None)
+    return data

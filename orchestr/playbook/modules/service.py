@@ -1,0 +1,54 @@
+"""`service`: a declared service, placed and kept on the play's hosts.
+
+It acts once per play (as `run_once`), with every host of the play as a candidate: observe
+them all, reconcile the spec against what runs, then start, replace or remove replicas (rolling,
+health-gated updates). `--check` shows the plan without acting; `--diff` adds the spec change.
+
+Note: Ansible's `service` module manages system services (systemd); orchestr needs no init
+system on hosts, so the name means a container service here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestr.cluster.spec import ARGUMENTS, SpecError, parse_service
+from orchestr.playbook.modules.base import Arg, ModuleContext, ModuleError, ModuleResult, module
+
+ARGS = {name: Arg(type=kind, required=name == "name") for name, kind in ARGUMENTS.items()}
+
+
+def validate(args: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Load-time check of a literal spec: (argument, problem, hint) for the loader to report."""
+    try:
+        parse_service(args)
+    except SpecError as error:
+        return [(error.field.split(".")[0].split("[")[0], str(error), error.hint)]
+    return []
+
+
+@module("service", args=ARGS, run_once=True, validate=validate)
+async def service(args: dict[str, Any], ctx: ModuleContext) -> ModuleResult:
+    try:
+        spec = parse_service(args, location=getattr(ctx, "location", ""))
+    except SpecError as error:
+        raise ModuleError(f"{error}" + (f" (hint: {error.hint})" if error.hint else "")) from None
+    cluster = ctx.cluster()
+    stored = cluster.store.get_service(spec.name)  # before: the diff shows what this run changes
+    report = await cluster.deploy(spec, check=ctx.check_mode)
+    result = ModuleResult(changed=report.changed, failed=report.failed,
+                          msg=report.message or (report.plan.summary() if report.plan else ""),
+                          data=report.as_data())  # fmt: skip
+    if ctx.diff and report.plan is not None:
+        from orchestr.cluster.deploy import describe_spec
+        from orchestr.cluster.spec import spec_from_dict
+
+        before = describe_spec(spec_from_dict(stored.spec)) if stored else {}
+        after = describe_spec(spec) if spec.state == "present" else {}
+        if before != after:
+            result.diff.append({"before": before, "after": after,
+                                "before_header": f"service {spec.name} (applied)",
+                                "after_header": f"service {spec.name} (wanted)"})  # fmt: skip
+        lines = report.plan.lines()
+        if lines:
+            result.diff.append({"prepared": "\n".join(lines)})
+    return result
