@@ -97,8 +97,10 @@ def compile_constraint(constraint: Constraint) -> Callable[[Mapping[str, Any]], 
     op = constraint.op
     attribute = constraint.attribute
     if op in ("exists", "missing"):
-        wanted = op == "exists"
-        return lambda attributes: lookup(attributes, attribute)[0] is wanted
+        find = _finder(attribute)
+        if op == "exists":
+            return lambda attributes: find(attributes) is not _MISSING
+        return lambda attributes: find(attributes) is _MISSING
     positive_op = _NEGATIONS.get(op, op)
     make = _TESTS.get(positive_op)
     if make is None:
@@ -112,19 +114,34 @@ def compile_constraint(constraint: Constraint) -> Callable[[Mapping[str, Any]], 
 def lookup(attributes: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
     """(found, value) at a dotted path. A flat key spelled with dots ("facts.cpus") and nested
     mappings ({"facts": {"cpus": 4}}) both work; the longest key that exists wins at each level."""
-    if dotted in attributes:
-        return True, attributes[dotted]
-    # Try splitting after the longest prefix first, so "a.b" as a key beats "a" -> "b".
-    cut = dotted.rfind(".")
-    while cut > 0:
-        head = dotted[:cut]
-        inner = attributes.get(head)
-        if isinstance(inner, dict | Mapping):  # dict first: the fast check
-            found, value = lookup(inner, dotted[cut + 1 :])
-            if found:
-                return True, value
-        cut = dotted.rfind(".", 0, cut)
-    return False, None
+    value = _finder(dotted)(attributes)
+    return (False, None) if value is _MISSING else (True, value)
+
+
+_MISSING: Any = object()
+
+
+@functools.lru_cache(maxsize=1024)
+def _finder(dotted: str) -> Callable[[Mapping[str, Any]], Any]:
+    """A lookup of one path with its ways of splitting worked out once (hosts x constraints
+    lookups per placement): the value, or _MISSING."""
+    # Longest prefix first, so "a.b" as a key beats "a" -> "b".
+    cuts = [cut for cut, char in enumerate(dotted) if char == "." and cut > 0]
+    splits = [(dotted[:cut], _finder(dotted[cut + 1 :])) for cut in reversed(cuts)]
+
+    def find(attributes: Mapping[str, Any]) -> Any:
+        value = attributes.get(dotted, _MISSING)
+        if value is not _MISSING or not splits:
+            return value
+        for head, find_rest in splits:
+            inner = attributes.get(head)
+            if isinstance(inner, dict | Mapping):  # dict first: the fast check
+                value = find_rest(inner)
+                if value is not _MISSING:
+                    return value
+        return _MISSING
+
+    return find
 
 
 def as_text(value: Any) -> str:
@@ -161,9 +178,11 @@ def _any_item(attribute: str, test: _Test) -> Callable[[Mapping[str, Any]], bool
     """A positive operator: fails on a missing attribute; a list attribute matches when any of
     its items does; anything else is one item."""
 
+    find = _finder(attribute)
+
     def check(attributes: Mapping[str, Any]) -> bool:
-        found, value = lookup(attributes, attribute)
-        if not found:
+        value = find(attributes)
+        if value is _MISSING:
             return False
         if isinstance(value, str):
             return test(value)
