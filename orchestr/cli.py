@@ -22,6 +22,15 @@ SUBCOMMANDS = {
     "facts": "orchestr.adhoc.facts_cli:facts_command",
     "apply": "orchestr.playbook.cli:apply_command",
     "playbook": "orchestr.playbook.cli:apply_command",
+    "plan": "orchestr.cluster.cli:plan_command",
+    "status": "orchestr.cluster.cli:status_command",
+    "ps": "orchestr.cluster.cli:ps_command",
+    "logs": "orchestr.cluster.cli:logs_command",
+    "history": "orchestr.cluster.cli:history_command",
+    "scale": "orchestr.cluster.cli:scale_command",
+    "rollback": "orchestr.cluster.cli:rollback_command",
+    "drain": "orchestr.cluster.cli:drain_command",
+    "undrain": "orchestr.cluster.cli:undrain_command",
 }
 
 

@@ -64,11 +64,12 @@ class Cluster:
         self.log = log or (lambda line: None)
         self.command = command
         self.observations: dict[str, HostObservation | Exception] = {}
+        self.drained_extra: set[str] = set()  # drained for this run's plans only (drain checks)
 
     async def observe(self, images: Sequence[str] = ()) -> ClusterView:
         names = [c.name for c in self.candidates]
         self.observations = await observe_hosts(self.pool, names, images)
-        drained = self.store.unschedulable()
+        drained = set(self.store.unschedulable()) | self.drained_extra
         hosts = []
         containers = []
         ports_in_use: dict[str, tuple[int, ...]] = {}
@@ -141,9 +142,12 @@ class Cluster:
         rollout = Rollout(self.pool, spec, plan, self.log,
                           on_confirm=lambda slot, epoch, host: self.store.set_slot(
                               spec.name, slot, epoch, host))  # fmt: skip
+        plan_epochs = {a.slot: a.old.epoch for a in plan.bucket("stop") if a.old}
         result = await rollout.run()
         for slot in result.dropped:
-            self.store.remove_slot(spec.name, slot)
+            # Kept with no host: the epoch stays monotonic if the slot comes back (scale up), so
+            # a copy left on a partitioned host can never pass for current.
+            self.store.set_slot(spec.name, slot, plan_epochs.get(slot, 0), "")
         report.lines = result.done
         report.changed = report.changed or result.changed
         self.store.set_service(spec.name, spec_to_dict(spec), plan.spec_hash,

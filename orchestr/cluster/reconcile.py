@@ -278,6 +278,8 @@ def _why_leave(spec: ServiceSpec, c: Container, host: HostView | None) -> str:
 def _missing(
     spec: ServiceSpec, slot: str, epoch: int, record: SlotRecord | None, down: set[str]
 ) -> Action:
+    if record is not None and not record.host:  # retired by a scale-down, now wanted again
+        return Action("place", spec.name, slot, "new replica", epoch=epoch)
     if record is not None and record.host in down:
         return Action("lost", spec.name, slot, f"host {record.host} is down", epoch=epoch)
     if record is not None:

@@ -57,12 +57,15 @@ class Assignment:
 
 @dataclass(frozen=True)
 class Placement:
-    """The replicas placed, in the order they were placed, and what could not be."""
+    """The replicas placed, in the order they were placed, and what could not be. `service` and
+    `count` repeat the request's, for `message`."""
 
     assignments: tuple[Assignment, ...]
     unplaced: int
     reasons: tuple[str, ...]  # why hosts were ruled out, when unplaced > 0: "3 hosts down"
-    usage: dict[str, HostUsage]  # every input host's usage after the assignments (fresh copies)
+    # After the assignments: every host of the input usage and every host given a replica, as
+    # fresh copies the caller may change.
+    usage: dict[str, HostUsage]
     service: str = ""
     count: int = 0
 
@@ -304,7 +307,7 @@ def _affinity_text(affinity: Affinity) -> str:
 
 
 def _cpus(amount: float) -> str:
-    return f"{amount:g} cpus"
+    return f"{amount:g} cpu{'' if amount == 1 else 's'}"
 
 
 # -- strategies ------------------------------------------------------------------------------

@@ -116,7 +116,7 @@ async def _look(
     timeout = (health.timeout if health else 0) + 30
     result = await connection.run(Command.shell(script), timeout=timeout)
     states = parse_states(result.stdout)
-    answers = parse_probe_output(result.stdout) if probes else {}
+    answers = parse_probe_output(result.stdout, [p.key for p in probes]) if probes else {}
     now = time.monotonic()
     for w in watches:
         status, code, address = states.get(w.replica.name, ("missing", 0, ""))

@@ -1,0 +1,372 @@
+"""Service commands: plan, status, ps, logs, scale, drain/undrain, rollback, history.
+
+They find a service's candidate hosts in the store (as last applied) and reach them through the
+inventory given with -i. Commands that change something take the store's lock (--lock-wait);
+the views only read."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import click
+
+from orchestr.errors import EXIT_HOSTS_FAILED, EXIT_OK, OptionsError
+from orchestr.targets import connection_options, warn
+
+LOCK_WAIT = click.option("--lock-wait", type=float, default=0.0, metavar="SECONDS",
+                         show_default=True, help="Wait this long for a run holding the lock.")  # fmt: skip
+AS_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+# -- shared plumbing ------------------------------------------------------------------------
+
+
+def _open_store(lock: bool, lock_wait: float, purpose: str):  # noqa: ANN202
+    from orchestr.cluster.runtime import ServiceRuntime
+    from orchestr.store.store import Store, command_line
+
+    if lock:
+        runtime = ServiceRuntime(lock_wait=lock_wait, purpose=purpose, command=command_line(),
+                                 warn=lambda m: warn([m]))  # fmt: skip
+        return runtime.store(), runtime.close
+    store = Store.open(_store_path())
+    return store, store.close
+
+
+def _store_path() -> str:
+    from orchestr.store.store import default_store_path
+
+    return default_store_path()
+
+
+def _stored(store, name: str):  # noqa: ANN001, ANN202
+    service = store.get_service(name)
+    if service is None:
+        known = ", ".join(s.name for s in store.services()) or "none yet"
+        raise OptionsError(f"no service named {name!r} in the store ({store.path})",
+                           hint=f"services: {known}; apply a playbook with a service task first")  # fmt: skip
+    return service
+
+
+def _with_cluster(flags: dict[str, Any], store, hosts: Sequence[str],
+                  work: Callable[[Any], Awaitable[int]]) -> int:  # noqa: ANN001  # fmt: skip
+    """Connections to `hosts` (from the inventory), a Cluster over them, run `work`."""
+    from orchestr.cluster.deploy import Candidate, Cluster
+    from orchestr.store.store import command_line
+    from orchestr.targets import resolve_targets
+    from orchestr.transport.pool import Pool
+
+    if not hosts:
+        return asyncio.run(work(None))
+    targets = resolve_targets(":".join(hosts), flags)
+    warn([w for w in targets.warnings if "No hosts matched" not in w])
+    missing = sorted(set(hosts) - set(targets.names))
+    if missing:
+        warn([f"not in the inventory, left out: {', '.join(missing)}"])
+    candidates = []
+    for name in targets.names:
+        host = targets.inventory.hosts[name]
+        candidates.append(Candidate(name, {**host.vars, "inventory_hostname": name,
+                                           "group_names": sorted(host.group_names)}))  # fmt: skip
+
+    async def go() -> int:
+        async with Pool(targets.settings, targets.pool_options) as pool:
+            cluster = Cluster(pool, store, candidates, command=command_line(),
+                              log=lambda line: click.echo(f"  {line}"))  # fmt: skip
+            return await work(cluster)
+
+    return asyncio.run(go())
+
+
+def _print_report(report, as_json: bool) -> int:  # noqa: ANN001
+    if as_json:
+        click.echo(json.dumps({**report.as_data(), "changed": report.changed,
+                               "failed": report.failed, "msg": report.message}))  # fmt: skip
+    else:
+        for line in report.lines:
+            click.echo(f"  {line}")
+        state = "FAILED" if report.failed else ("changed" if report.changed else "ok")
+        click.echo(f"{report.service}: {state}" + (f": {report.message}" if report.message else ""))
+    return EXIT_HOSTS_FAILED if report.failed else EXIT_OK
+
+
+# -- plan -------------------------------------------------------------------------------------
+
+
+@click.command(name="plan", context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def plan_command(ctx: click.Context, args: tuple[str, ...]) -> None:
+    """What `apply` would do, changing nothing: `orchestr apply --check --diff` (same flags)."""
+    from orchestr.playbook.cli import apply_command
+
+    ctx.invoke(apply_command.main, args=[*args, "--check", "--diff"], standalone_mode=False)
+
+
+# -- views ------------------------------------------------------------------------------------
+
+
+@click.command(name="status")
+@connection_options
+@AS_JSON
+def status_command(as_json: bool, **flags: Any) -> None:
+    """Services (desired, running, healthy, where) and hosts (up, drained, load)."""
+    from orchestr.cluster.views import cluster_status, render_status
+
+    store, close = _open_store(False, 0, "status")
+    try:
+        services = store.services()
+        hosts = sorted({h for s in services for h in s.hosts})
+
+        async def work(cluster) -> int:  # noqa: ANN001
+            status = await cluster_status(cluster, services) if cluster else {"services": [],
+                                                                              "hosts": []}  # fmt: skip
+            click.echo(json.dumps(status, indent=2) if as_json else render_status(status))
+            return EXIT_OK
+
+        code = _with_cluster(flags, store, hosts, work)
+    finally:
+        close()
+    sys.exit(code)
+
+
+@click.command(name="ps")
+@click.argument("service")
+@connection_options
+@AS_JSON
+def ps_command(service: str, as_json: bool, **flags: Any) -> None:
+    """The replicas of SERVICE: slot, epoch, host, state, health, ports."""
+    from orchestr.cluster.views import render_ps, service_replicas
+
+    store, close = _open_store(False, 0, "ps")
+    try:
+        stored = _stored(store, service)
+
+        async def work(cluster) -> int:  # noqa: ANN001
+            rows = await service_replicas(cluster, stored)
+            click.echo(json.dumps(rows, indent=2) if as_json else render_ps(rows))
+            return EXIT_OK
+
+        code = _with_cluster(flags, store, stored.hosts, work)
+    finally:
+        close()
+    sys.exit(code)
+
+
+@click.command(name="logs")
+@click.argument("service")
+@click.option("--follow", is_flag=True, help="Keep printing new lines (-f is --forks here).")
+@click.option("-n", "--tail", default="50", show_default=True, help="Lines from the end.")
+@connection_options
+def logs_command(service: str, follow: bool, tail: str, **flags: Any) -> None:
+    """The logs of every replica of SERVICE, each line prefixed with slot and host."""
+    from orchestr.cluster.observe import HostObservation
+    from orchestr.transport.command import Command
+
+    store, close = _open_store(False, 0, "logs")
+    try:
+        stored = _stored(store, service)
+
+        async def work(cluster) -> int:  # noqa: ANN001
+            await cluster.observe()
+            jobs = []
+            for host, seen in sorted(cluster.observations.items()):
+                if not isinstance(seen, HostObservation):
+                    continue
+                for c in seen.containers:
+                    if c.service != service:
+                        continue
+                    words = ["docker", "logs", "--tail", str(tail)] + (["-f"] if follow else [])
+                    prefix = f"{service}.{c.slot}@{host} | "
+                    jobs.append(_stream(cluster.pool, host, Command.argv(*words, c.name), prefix))
+            await asyncio.gather(*jobs)
+            return EXIT_OK
+
+        code = _with_cluster(flags, store, stored.hosts, work)
+    finally:
+        close()
+    sys.exit(code)
+
+
+async def _stream(pool, host: str, command, prefix: str) -> None:  # noqa: ANN001
+    """A replica's log lines as they come; its stderr too (docker logs replays both)."""
+    connection = await pool.connection(host)
+    await connection.run(command, timeout=None,
+                         on_line=lambda _stream, line: click.echo(prefix + line.rstrip("\n")))  # fmt: skip
+
+
+@click.command(name="history")
+@click.argument("service")
+@AS_JSON
+def history_command(service: str, as_json: bool) -> None:
+    """SERVICE's deploys, oldest first: number, status, image, when, who, what."""
+    from orchestr.cluster.views import render_history
+
+    store, close = _open_store(False, 0, "history")
+    try:
+        stored = _stored(store, service)
+        deploys = store.deploys(service)
+        current = stored.deploy_id
+    finally:
+        close()
+    if as_json:
+        click.echo(json.dumps([{**d.__dict__, "current": d.id == current} for d in deploys],
+                              indent=2, default=str))  # fmt: skip
+    else:
+        click.echo(render_history(deploys, current))
+
+
+# -- changes ----------------------------------------------------------------------------------
+
+
+@click.command(name="scale")
+@click.argument("assignments", nargs=-1, required=True, metavar="SERVICE=N...")
+@connection_options
+@LOCK_WAIT
+@AS_JSON
+def scale_command(assignments: tuple[str, ...], lock_wait: float, as_json: bool,
+                  **flags: Any) -> None:  # fmt: skip
+    """Set the replica count of services: `orchestr scale api=6 worker=2`."""
+    from dataclasses import replace
+
+    from orchestr.cluster.spec import spec_from_dict
+
+    wanted: dict[str, int] = {}
+    for item in assignments:
+        name, sep, count = item.partition("=")
+        if not sep or not count.strip().isdigit():
+            raise OptionsError(f"bad scale {item!r}", hint="write SERVICE=N, e.g. api=6")
+        wanted[name] = int(count)
+    store, close = _open_store(True, lock_wait, "scale")
+    try:
+        specs = []
+        for name, count in wanted.items():
+            spec = spec_from_dict(_stored(store, name).spec)
+            if spec.mode == "global":
+                raise OptionsError(f"{name} is a global service: one replica per eligible host")
+            specs.append(replace(spec, replicas=count))
+        hosts = sorted({h for s in specs for h in _stored(store, s.name).hosts})
+
+        async def work(cluster) -> int:  # noqa: ANN001
+            code = EXIT_OK
+            for spec in specs:
+                report = await cluster.deploy(spec, note=f" (scale to {spec.replicas})")
+                code = max(code, _print_report(report, as_json))
+            return code
+
+        code = _with_cluster(flags, store, hosts, work)
+    finally:
+        close()
+    sys.exit(code)
+
+
+@click.command(name="rollback")
+@click.argument("service")
+@click.option("--to", "number", type=int, help="The deploy number to go back to "
+              "(default: the last good one before the current).")  # fmt: skip
+@connection_options
+@LOCK_WAIT
+@AS_JSON
+def rollback_command(service: str, number: int | None, lock_wait: float, as_json: bool,
+                     **flags: Any) -> None:  # fmt: skip
+    """Deploy an earlier spec of SERVICE again (rolling, health-gated, as any update)."""
+    from orchestr.cluster.spec import spec_from_dict
+
+    store, close = _open_store(True, lock_wait, "rollback")
+    try:
+        stored = _stored(store, service)
+        if number is None:
+            current = store.deploy_by_id(stored.deploy_id) if stored.deploy_id else None
+            target = store.last_good_deploy(service, before=current.number if current else None)
+            if target is None:
+                raise OptionsError(f"{service} has no earlier good deploy to roll back to",
+                                   hint=f"see `orchestr history {service}`")  # fmt: skip
+        else:
+            target = store.deploy(service, number)
+            if target is None:
+                raise OptionsError(f"{service} has no deploy #{number}",
+                                   hint=f"see `orchestr history {service}`")  # fmt: skip
+        spec = spec_from_dict(target.spec)
+        if not as_json:
+            click.echo(f"{service}: rolling back to deploy #{target.number} ({spec.image})")
+
+        async def work(cluster) -> int:  # noqa: ANN001
+            report = await cluster.deploy(spec, rollback_allowed=False,
+                                          note=f" (rollback to #{target.number})")  # fmt: skip
+            return _print_report(report, as_json)
+
+        code = _with_cluster(flags, store, stored.hosts, work)
+    finally:
+        close()
+    sys.exit(code)
+
+
+@click.command(name="drain")
+@click.argument("host")
+@click.option("--reason", default="drained", show_default=True, help="Recorded with the drain.")
+@connection_options
+@LOCK_WAIT
+@AS_JSON
+def drain_command(host: str, reason: str, lock_wait: float, as_json: bool, **flags: Any) -> None:
+    """Mark HOST unschedulable and move its replicas away. Refuses, changing nothing, when the
+    other hosts cannot take them."""
+    sys.exit(_set_drain(host, True, reason, lock_wait, as_json, flags))
+
+
+@click.command(name="undrain")
+@click.argument("host")
+@connection_options
+@LOCK_WAIT
+@AS_JSON
+def undrain_command(host: str, lock_wait: float, as_json: bool, **flags: Any) -> None:
+    """Make HOST schedulable again. Replicas are not moved back (as Swarm: new placements and
+    global services use it)."""
+    sys.exit(_set_drain(host, False, "", lock_wait, as_json, flags))
+
+
+def _set_drain(host: str, drain: bool, reason: str, lock_wait: float, as_json: bool,
+               flags: dict[str, Any]) -> int:  # fmt: skip
+    from orchestr.cluster.spec import spec_from_dict
+
+    store, close = _open_store(True, lock_wait, "drain" if drain else "undrain")
+    try:
+        services = [s for s in store.services() if host in s.hosts]
+        hosts = sorted({h for s in services for h in s.hosts} | {host})
+        specs = [spec_from_dict(s.spec) for s in services]
+
+        async def work(cluster) -> int:  # noqa: ANN001
+            if drain:
+                # Plan everything with the host drained before changing anything.
+                cluster.drained_extra = {host}
+                refusals = []
+                for spec in specs:
+                    plan, _ = await cluster.plan(spec)
+                    refusals += plan.unplaced
+                if refusals:
+                    message = f"refusing to drain {host}: " + "; ".join(refusals)
+                    click.echo(json.dumps({"host": host, "failed": True, "msg": message})
+                               if as_json else f"ERROR: {message}", err=not as_json)  # fmt: skip
+                    return EXIT_HOSTS_FAILED
+            store.set_schedulable(host, not drain, reason)
+            store.audit("drain" if drain else "undrain", None, f"{host}: {reason}".rstrip(": "))
+            code = EXIT_OK
+            for spec in specs:
+                report = await cluster.deploy(spec, note=f" ({'drain' if drain else 'undrain'} "
+                                                         f"{host})")  # fmt: skip
+                code = max(code, _print_report(report, as_json))
+            if not as_json:
+                click.echo(f"{host}: {'drained' if drain else 'schedulable'}")
+            return code
+
+        return _with_cluster(flags, store, hosts, work)
+    finally:
+        close()
+
+
+def _elapsed(started: float) -> str:
+    return f"{time.monotonic() - started:.1f}s"
