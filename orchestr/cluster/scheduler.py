@@ -120,9 +120,10 @@ def eligible_hosts(
 
 # -- filters and reasons ---------------------------------------------------------------------
 
-# A reason: (filter rank, what, free amount for resources). Ranks follow the filter order.
+# A reason: (filter rank, position within the filter, what, free amount for resources). Ranks
+# follow the filter order; positions keep constraints and affinities in the order written.
 _DOWN, _DRAINED, _CONSTRAINT, _AFFINITY, _MAX_PER_HOST, _RESOURCES, _PORTS = range(7)
-_Reason = tuple[int, str, float | None]
+_Reason = tuple[int, int, str, float | None]
 _EMPTY = HostUsage()  # read-only stand-in for a host with no recorded usage
 
 
@@ -155,6 +156,9 @@ class _Work:
         ]
         self.published = len(self.fixed) + len(self.ranges)
         self.port_floors: dict[tuple[str, int, int], int] = {}
+        # One generator per request, shared by every group of hosts; crc32, unlike hash(), is
+        # the same in every process.
+        self.rng = random.Random(zlib.crc32(f"{request.seed}:{request.service}".encode()))
 
     def current(self, name: str) -> HostUsage:
         usage = self.changed.get(name)
@@ -165,19 +169,19 @@ class _Work:
     def static_reason(self, view: HostView) -> _Reason | None:
         """Down, drained, constraints, affinity to other services: fixed for this request."""
         if not view.up:
-            return (_DOWN, "down", None)
+            return (_DOWN, 0, "down", None)
         if not view.schedulable:
-            return (_DRAINED, "drained", None)
-        for constraint, check in self.constraints:
+            return (_DRAINED, 0, "drained", None)
+        for position, (constraint, check) in enumerate(self.constraints):
             if not check(view.attributes):
-                return (_CONSTRAINT, _constraint_text(constraint), None)
+                return (_CONSTRAINT, position, _constraint_text(constraint), None)
         if self.static_affinity or self.self_with:
             per_service = self.current(view.name).per_service
-            for affinity in self.request.affinity:
+            for position, affinity in enumerate(self.request.affinity):
                 if not affinity.hard or (affinity.anti and affinity.service == self.service):
                     continue  # soft, or anti-affinity to itself: that one is checked in `fit`
                 if (per_service.get(affinity.service, 0) > 0) == affinity.anti:
-                    return (_AFFINITY, _affinity_text(affinity), None)
+                    return (_AFFINITY, position, _affinity_text(affinity), None)
         return None
 
     def fit(
@@ -187,22 +191,23 @@ class _Work:
         request = self.request
         mine = usage.per_service.get(self.service, 0)
         if self.self_anti and mine > 0:
-            return (_AFFINITY, _affinity_text(Affinity(self.service, anti=True)), None), ()
+            text = _affinity_text(Affinity(self.service, anti=True))
+            return (_AFFINITY, len(self.request.affinity), text, None), ()
         if request.max_per_host is not None and mine >= request.max_per_host:
-            return (_MAX_PER_HOST, f"max_per_host {request.max_per_host}", None), ()
+            return (_MAX_PER_HOST, 0, f"max_per_host {request.max_per_host}", None), ()
         need = request.resources
         if need.cpus > 0:
             capacity = view.capacity.cpus
             if capacity <= 0:
-                return (_RESOURCES, "cpus", None), ()
+                return (_RESOURCES, 0, "cpus", None), ()
             if usage.reserved.cpus + need.cpus > capacity + 1e-9:
-                return (_RESOURCES, "cpus", capacity - usage.reserved.cpus), ()
+                return (_RESOURCES, 0, "cpus", capacity - usage.reserved.cpus), ()
         if need.memory_mb > 0:
             capacity_mb = view.capacity.memory_mb
             if capacity_mb <= 0:
-                return (_RESOURCES, "memory", None), ()
+                return (_RESOURCES, 1, "memory", None), ()
             if usage.reserved.memory_mb + need.memory_mb > capacity_mb:
-                return (_RESOURCES, "memory", capacity_mb - usage.reserved.memory_mb), ()
+                return (_RESOURCES, 1, "memory", capacity_mb - usage.reserved.memory_mb), ()
         if not self.published:
             return None, ()
         return self._ports(view.name, usage.ports)
@@ -214,7 +219,7 @@ class _Work:
         claimed: set[int] = set()
         for index, port in self.fixed:
             if port in taken or port in claimed:
-                return (_PORTS, f"port {port} in use", None), ()
+                return (_PORTS, index, f"port {port} in use", None), ()
             claimed.add(port)
             chosen[index] = port
         for index, (low, high) in self.ranges:
@@ -228,7 +233,7 @@ class _Work:
             while port <= high and (port in taken or port in claimed):
                 port += 1
             if port > high:
-                return (_PORTS, f"no free port in {low}-{high}", None), ()
+                return (_PORTS, index, f"no free port in {low}-{high}", None), ()
             claimed.add(port)
             chosen[index] = port
         ports = self.request.ports
@@ -256,22 +261,22 @@ class _Work:
     def reasons(self, views: Iterable[HostView]) -> tuple[str, ...]:
         """Why each of these hosts cannot take a replica now, counted per cause, the most common
         first; resource causes report the most any of their hosts has free."""
-        counts: dict[tuple[int, str, bool], int] = {}
-        most_free: dict[tuple[int, str, bool], float] = {}
+        counts: dict[tuple[int, int, str, bool], int] = {}
+        most_free: dict[tuple[int, int, str, bool], float] = {}
         for view in views:
             reason = self.static_reason(view) or self.fit(view, self.current(view.name))[0]
             if reason is None:
                 continue
-            rank, what, free = reason
-            key = (rank, what, free is None)
+            rank, position, what, free = reason
+            key = (rank, position, what, free is None)
             counts[key] = counts.get(key, 0) + 1
             if free is not None:
                 most_free[key] = max(free, most_free.get(key, free))
         ordered = sorted(counts, key=lambda key: (-counts[key], key))
         return tuple(self._render(key, counts[key], most_free.get(key)) for key in ordered)
 
-    def _render(self, key: tuple[int, str, bool], count: int, free: float | None) -> str:
-        rank, what, _ = key
+    def _render(self, key: tuple[int, int, str, bool], count: int, free: float | None) -> str:
+        rank, _, what, _ = key
         hosts = f"{count} host{'s' if count != 1 else ''}"
         if rank in (_DOWN, _DRAINED):
             return f"{hosts} {what}"
@@ -403,8 +408,7 @@ class _Random:
 
     def __init__(self, work: _Work, views: list[HostView]) -> None:
         self.work = work
-        key = f"{work.request.seed}:{work.service}".encode()
-        self.rng = random.Random(zlib.crc32(key))
+        self.rng = work.rng
         self.tiers: dict[int, _Bag] = {}
         self.tier_of: dict[str, int] = {}
         for view in views:
