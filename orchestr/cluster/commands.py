@@ -55,14 +55,13 @@ def replica_options(
         labels[LABEL_CPUS] = f"{spec.resources.cpus:g}"
     if spec.resources.memory_mb:
         labels[LABEL_MEMORY] = str(spec.resources.memory_mb)
-    published = {target: host for target, host in ports}
-    if published:
-        labels[LABEL_PORTS] = ports_label(sorted(published.items()))
-    publish = tuple(
-        f"{published[p.target]}:{p.target}" if p.target in published else str(p.target)
-        for p in spec.ports
-        if p.target in published
-    )
+    if ports:
+        labels[LABEL_PORTS] = ports_label(sorted(ports))
+    # One --publish per assigned (container, host) pair: a container port may be published on
+    # several host ports. Unpublished container ports need no flag.
+    order = {p.target: i for i, p in reversed(list(enumerate(spec.ports)))}
+    in_spec_order = sorted(ports, key=lambda pair: order.get(pair[0], len(order)))
+    publish = tuple(f"{host_port}:{target}" for target, host_port in in_spec_order)
     return ContainerOptions(
         name=container_name(spec.name, slot, epoch),
         image=spec.image,
@@ -96,7 +95,8 @@ def host_script(commands: Sequence[Command], *, keep_going: bool = True) -> Comm
     up the others on that host)."""
     parts: list = []
     for index, command in enumerate(commands):
-        parts += [*command.parts, Shell(f'2>&1; s=$?; echo "@@orchestr {index} $s";')]
+        # The marker starts a line of its own even when the output did not end in a newline.
+        parts += [*command.parts, Shell(f'2>&1; s=$?; echo; echo "@@orchestr {index} $s";')]
         if not keep_going:
             parts.append(Shell("[ $s -eq 0 ] || exit 1;"))
     return Command(tuple(parts))

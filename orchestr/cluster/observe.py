@@ -98,8 +98,10 @@ def _container(host: str, item: dict[str, Any]) -> Container | None:
     try:
         epoch = int(labels.get(LABEL_EPOCH, ""))
         service, slot = labels[LABEL_SERVICE], labels[LABEL_SLOT]
+        reserved = Resources(cpus=float(labels.get(LABEL_CPUS) or 0),
+                             memory_mb=int(labels.get(LABEL_MEMORY) or 0))  # fmt: skip
     except (KeyError, ValueError):
-        return None
+        return None  # labels damaged by hand: not a container orchestr can reason about
     state = item.get("State") or {}
     health = (state.get("Health") or {}).get("Status")
     networks = (item.get("NetworkSettings") or {}).get("Networks") or {}
@@ -117,9 +119,7 @@ def _container(host: str, item: dict[str, Any]) -> Container | None:
         restart_count=int(item.get("RestartCount") or 0),
         started_at=state.get("StartedAt", ""),
         image=config.get("Image", ""),
-        reserved=Resources(
-            cpus=float(labels.get(LABEL_CPUS) or 0), memory_mb=int(labels.get(LABEL_MEMORY) or 0)
-        ),
+        reserved=reserved,
         ports=parse_ports_label(labels.get(LABEL_PORTS, "")),
         address=address or "",
         id=item.get("Id", ""),

@@ -181,6 +181,7 @@ def reconcile(
         elif not c.running:
             actions.append(Action("restart", spec.name, slot, _not_running(c), old=c))
             keep.append(c)
+            _hold(usage, c, stopped_too=True)  # it will run again: its ports and memory are taken
         else:
             keep.append(c)
 
@@ -353,8 +354,11 @@ def _place_updates(
             assert old is not None
             home = [by_name[old.host]] if old.host in by_name else []
             if spec.update.order == "start-first":
-                assignment = _place_one(spec, (home, [h for h in hosts if h.name != old.host]),
-                                        usage)  # fmt: skip
+                # A global service's slot is its host: it never moves to start first.
+                elsewhere = (
+                    [] if spec.mode == "global" else [h for h in hosts if h.name != old.host]
+                )
+                assignment = _place_one(spec, (home, elsewhere), usage)
                 if assignment is not None:
                     done.append(replace(action, host=assignment.host, ports=assignment.ports,
                                         start_first=True))  # fmt: skip
@@ -363,7 +367,7 @@ def _place_updates(
                 action = replace(action, reason=action.reason + "; stop-first: no room to "
                                                                 "start the new one first")  # fmt: skip
             _release(usage, old)
-            assignment = _place_one(spec, (home, hosts), usage)
+            assignment = _place_one(spec, (home, [] if spec.mode == "global" else hosts), usage)
             if assignment is not None:
                 done.append(replace(action, host=assignment.host, ports=assignment.ports))
                 continue
@@ -391,7 +395,7 @@ def _place_one(
     return None
 
 
-def _hold(usage: dict[str, HostUsage], c: Container) -> None:
-    if c.state not in ("running", "restarting", "created", "paused"):
+def _hold(usage: dict[str, HostUsage], c: Container, *, stopped_too: bool = False) -> None:
+    if not stopped_too and c.state not in ("running", "restarting", "created", "paused"):
         return
     usage.setdefault(c.host, HostUsage()).add(c.service, c.reserved, tuple(p for _, p in c.ports))

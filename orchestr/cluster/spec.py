@@ -266,6 +266,10 @@ def _port(value: Any, field: str) -> PortSpec:
     if isinstance(value, Mapping):
         if "target" not in value:
             raise SpecError(field, "target (the container port) is required", hint)
+        unknown = sorted(set(value) - {"target", "published"})
+        if unknown:
+            raise SpecError(f"{field}.{unknown[0]}", "not a port setting (only tcp ports are "
+                                                     "published)", hint)  # fmt: skip
         target = _port_number(value["target"], f"{field}.target")
         published = value.get("published")
         host = None if published is None else str(published)
@@ -299,7 +303,7 @@ def _resources(value: Any) -> Resources:
         raise SpecError(f"resources.{sorted(unknown)[0]}", "not a resource", "cpus, memory")
     try:
         cpus = float(value.get("cpus", 0) or 0)
-    except ValueError:
+    except (TypeError, ValueError):
         raise SpecError("resources.cpus", f"{value['cpus']!r} is not a number") from None
     if cpus < 0:
         raise SpecError("resources.cpus", "cannot be negative")
@@ -422,7 +426,7 @@ def _health(value: Any) -> HealthSpec | None:
         raise SpecError("health.docker", "docker: true uses the image's own HEALTHCHECK")
     return HealthSpec(
         kind=kind,
-        port=None if port in (None, True) else _port_number(port, "health.port"),
+        port=None if port is None or port is True else _port_number(port, "health.port"),
         path=path,
         command=command,
         interval=_seconds(value.get("interval", 2), "health.interval"),
@@ -445,7 +449,7 @@ def _update(value: Any) -> UpdatePolicy:
         raise SpecError(f"update.{unknown[0]}", "not an update setting", hint)
     try:
         ratio = float(value.get("max_failure_ratio", 0))
-    except ValueError:
+    except (TypeError, ValueError):
         raise SpecError("update.max_failure_ratio", "a number from 0 to 1 is expected") from None
     if not 0 <= ratio <= 1:
         raise SpecError("update.max_failure_ratio", "a number from 0 to 1 is expected")

@@ -7,8 +7,6 @@ from __future__ import annotations
 import subprocess
 from typing import Any
 
-import pytest
-
 from orchestr.cluster.commands import (
     container_name,
     host_script,
@@ -140,13 +138,6 @@ def test_published_ports_follow_the_specs_order():
     assert dict(options.labels)["orchestr.ports"] == "80:30002,443:8443"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: replica_options keys published ports by container port "
-    "(`published = {target: host ...}`), so one container port published twice (8080:80 and "
-    "8081:80, accepted by parse_service and placed by the scheduler) becomes "
-    "`--publish 8081:80 --publish 8081:80` and 8080 is never published",
-)
 def test_one_container_port_published_on_two_host_ports():
     spec = service(ports=["8080:80", "8081:80"])
     options = replica_options(spec, "1", 1, ((80, 8080), (80, 8081)))
@@ -214,15 +205,15 @@ def test_host_script_masks_secrets_in_display_only():
     commands = [Command.argv("echo", Secret("s3cret")), Command.argv("true")]
     script = host_script(commands)
     assert "s3cret" not in script.display()
-    assert script.display().startswith('echo *** 2>&1; s=$?; echo "@@orchestr 0 $s";')
+    assert script.display().startswith('echo *** 2>&1; s=$?; echo; echo "@@orchestr 0 $s";')
     assert parse_host_script(run_sh(script).stdout, 2) == [(0, "s3cret"), (0, "")]
 
 
 def test_the_text_of_a_host_script():
     script = host_script([Command.argv("true"), Command.argv("echo", "hi")], keep_going=False)
     assert script.render() == (
-        'true 2>&1; s=$?; echo "@@orchestr 0 $s"; [ $s -eq 0 ] || exit 1;'
-        ' echo hi 2>&1; s=$?; echo "@@orchestr 1 $s"; [ $s -eq 0 ] || exit 1;'
+        'true 2>&1; s=$?; echo; echo "@@orchestr 0 $s"; [ $s -eq 0 ] || exit 1;'
+        ' echo hi 2>&1; s=$?; echo; echo "@@orchestr 1 $s"; [ $s -eq 0 ] || exit 1;'
     )
 
 
@@ -232,12 +223,6 @@ def test_parse_host_script_of_nothing():
     assert parse_host_script("ssh: banner\n@@orchestr 0 0\n", 1) == [(0, "ssh: banner")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: host_script echoes its marker right after the command's output, so output "
-    "without a final newline (`printf hi`) joins the marker's line ('hi@@orchestr 0 0'); "
-    "parse_host_script then reports command 0 as never run and gives its output to command 1",
-)
 def test_output_without_a_final_newline():
     commands = [Command.argv("printf", "hi"), Command.argv("echo", "there")]
     done = run_sh(host_script(commands))

@@ -154,12 +154,6 @@ def test_parse_containers_with_missing_sections():
     )  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: observe._container converts orchestr.cpus/orchestr.memory-mb with float()/int() "
-    "outside its try, so a damaged reservation label raises ValueError out of parse_containers "
-    "(losing the whole host's observation) instead of leaving that container out",
-)
 @pytest.mark.parametrize("damage", [{"orchestr.cpus": "lots"}, {"orchestr.memory-mb": "1G"}])
 def test_a_damaged_reservation_label_leaves_the_container_out(damage):
     items = [inspected("web.1.e1", labels_for("web", "1", 1)),

@@ -368,12 +368,6 @@ def test_a_replica_not_running_with_the_same_spec_is_restarted(state, exit_code,
     assert plan.slots_after == records(("1", 1, "h1"), ("2", 1, "h2"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: reconcile() keeps an exited replica for `restart` without counting its ports and "
-    "reservation (usage_from skips exited containers), so a new replica is given the same host "
-    "port 8080 and memory on h1; one of the two then fails to start",
-)
 def test_a_replica_to_restart_keeps_its_port_and_reservation():
     spec = service(replicas=2, ports=["8080:80"], resources={"memory": "3G"})
     hosts = (host("h1"), host("h2"))
@@ -471,12 +465,6 @@ def test_a_global_service_updates_each_replica_on_its_own_host():
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: reconcile._place_updates gives a global service's start-first update a second "
-    "tier of other hosts, so slot h1's new replica lands on h2 when h1 has no room beside the "
-    "old one (expected: stop-first fallback on h1); _why_leave never moves it back",
-)
 def test_a_global_start_first_update_stays_on_the_slots_host():
     spec = agent(image="agent:2", resources={"cpus": 1}, update={"order": "start-first"})
     hosts = (host("h1", cpus=1, attributes={"zone": "a"}), host("h3", attributes={"zone": "a"}))

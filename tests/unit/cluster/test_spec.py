@@ -496,11 +496,6 @@ def test_health_of_another_shape():
     assert error.hint.startswith("e.g. {http: /healthz")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _health treats port 1 as `true` (`port in (None, True)`; 1 == True), "
-    "so a check on container port 1 silently loses its port",
-)
 @pytest.mark.parametrize("health", [{"tcp": 1}, {"http": "/", "port": 1}])
 def test_health_on_port_1_keeps_its_port(health):
     assert parse(health=health).health.port == 1
@@ -565,21 +560,11 @@ def test_bad_update_policy(update, field, message):
     assert (error.field, error.message) == (field, message)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `max_failure_ratio: ~` (YAML null) raises TypeError from float(None) in _update "
-    "instead of SpecError, so the loader's validate() crashes instead of reporting the field",
-)
 def test_null_max_failure_ratio_is_a_spec_error():
     error = refused(update={"max_failure_ratio": None})
     assert error.field == "update.max_failure_ratio"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `resources: {cpus: [1]}` raises TypeError from float([1]) in _resources "
-    "(only ValueError is caught) instead of SpecError naming resources.cpus",
-)
 def test_cpus_of_a_wrong_type_is_a_spec_error():
     error = refused(resources={"cpus": [1]})
     assert error.field == "resources.cpus"
