@@ -36,7 +36,7 @@ ARGUMENTS: dict[str, str] = {
     "labels": "dict", "ports": "list", "volumes": "list", "restart": "str", "mode": "str",
     "replicas": "int", "resources": "dict", "constraints": "list", "preferences": "list",
     "affinity": "list", "anti_affinity": "list", "max_per_host": "int", "strategy": "str",
-    "health": "dict", "update": "dict", "stop_timeout": "int", "state": "str",
+    "health": "dict", "update": "dict", "stop_timeout": "int", "state": "str", "lb_port": "int",
 }  # fmt: skip
 
 
@@ -105,6 +105,7 @@ def parse_service(args: Mapping[str, Any], location: str = "") -> ServiceSpec:
         health=_health(args.get("health")),
         update=_update(args.get("update") or {}),
         stop_timeout=None if args.get("stop_timeout") is None else _int(args, "stop_timeout", 10),
+        lb_port=None if args.get("lb_port") is None else _port_number(args["lb_port"], "lb_port"),
         state=state,
         location=location,
     )
@@ -167,6 +168,7 @@ def spec_from_dict(data: Mapping[str, Any]) -> ServiceSpec:
         else None,
         update=UpdatePolicy(**data.get("update", {})),
         stop_timeout=data.get("stop_timeout"),
+        lb_port=data.get("lb_port"),
         state=data.get("state", "present"),
         location=data.get("location", ""),
     )

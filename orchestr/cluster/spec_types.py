@@ -95,6 +95,7 @@ class ServiceSpec:
     health: HealthSpec | None = None
     update: UpdatePolicy = UpdatePolicy()
     stop_timeout: int | None = None
+    lb_port: int | None = None  # HAProxy listens here for this service (discovery)
     state: str = "present"  # or absent: every replica removed
     location: str = ""  # file:line of the task that declared it
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)

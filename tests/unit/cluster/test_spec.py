@@ -66,7 +66,7 @@ def test_every_argument_is_declared_for_the_loader():
     assert set(ARGUMENTS) == {
         "name", "image", "command", "env", "secret_env", "labels", "ports", "volumes", "restart",
         "mode", "replicas", "resources", "constraints", "preferences", "affinity",
-        "anti_affinity", "max_per_host", "strategy", "health", "update", "stop_timeout", "state",
+        "anti_affinity", "max_per_host", "strategy", "health", "update", "stop_timeout", "state", "lb_port",
     }  # fmt: skip
 
 
