@@ -18,6 +18,7 @@ from orchestr.store.store import Store
 from orchestr.transport.pool import Pool
 
 Log = Callable[[str], None]
+HOSTS = "@hosts"  # the store's health counters of hosts live under this pseudo-service
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,18 @@ class Cluster:
         self.observations: dict[str, HostObservation | Exception] = {}
         self.drained_extra: set[str] = set()  # drained for this run's plans only (drain checks)
 
-    async def observe(self, images: Sequence[str] = ()) -> ClusterView:
+    def declared_down(self) -> set[str]:
+        """Hosts a sweep has declared down: their replicas are lost and may be replaced."""
+        return {h for h, r in self.store.health(HOSTS).items() if r.status == "down"}
+
+    async def observe(self, images: Sequence[str] = (), timeout: float = 30.0) -> ClusterView:
         names = [c.name for c in self.candidates]
-        self.observations = await observe_hosts(self.pool, names, images)
+        self.observations = await observe_hosts(self.pool, names, images, timeout=timeout)
+        return self.view()
+
+    def view(self) -> ClusterView:
+        """The cluster as last observed. An unreachable host is down only once a sweep has
+        declared it so; until then it is suspect: its replicas are left alone, never doubled."""
         drained = set(self.store.unschedulable()) | self.drained_extra
         hosts = []
         containers = []
@@ -91,7 +101,9 @@ class Cluster:
             else:
                 hosts.append(HostView(name=candidate.name, attributes=attributes, up=False,
                                       schedulable=candidate.name not in drained))  # fmt: skip
-        return ClusterView(tuple(hosts), tuple(containers), ports_in_use)
+        unreachable = {h.name for h in hosts if not h.up}
+        suspect = frozenset(unreachable - self.declared_down())
+        return ClusterView(tuple(hosts), tuple(containers), ports_in_use, suspect)
 
     def unreachable(self) -> list[str]:
         return sorted(h for h, seen in self.observations.items() if isinstance(seen, Exception))

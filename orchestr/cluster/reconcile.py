@@ -41,6 +41,7 @@ class Action:
     epoch: int = 0  # the new replica's epoch
     ports: tuple[tuple[int, int], ...] = ()  # (container port, host port) of the new replica
     start_first: bool = False  # update: the new replica starts before the old one stops
+    avoid: str = ""  # a host the new replica must not go to (the one it kept failing on)
 
     @property
     def new_name(self) -> str:
@@ -57,6 +58,11 @@ class ClusterView:
     hosts: tuple[HostView, ...]
     containers: tuple[Container, ...] = ()
     ports_in_use: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    # Unreachable, but not (yet) declared down: what runs there is unknown, so its replicas are
+    # neither kept nor replaced, and nothing new goes there.
+    suspect: frozenset[str] = frozenset()
+    # Containers to move off their host whatever else holds (name -> why): kept failing there.
+    evict: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -127,7 +133,7 @@ def reconcile(
 ) -> ServicePlan:
     wanted_hash = spec_hash(spec)
     hosts = {h.name: h for h in view.hosts}
-    down = {h.name for h in view.hosts if not h.up}
+    down = {h.name for h in view.hosts if not h.up} - set(view.suspect)
     mine = [c for c in view.containers if c.service == spec.name]
     slots = desired_slots(spec, view)
     wanted = set(slots)
@@ -168,11 +174,17 @@ def reconcile(
         c = chosen.get(slot)
         epoch = current_epoch.get(slot, 0) + 1
         if c is None:
-            moves.append(_missing(spec, slot, epoch, record.get(slot), down))
+            known = record.get(slot)
+            if known is not None and known.host in view.suspect:
+                continue  # its replica may still run there: wait for the host's verdict
+            moves.append(_missing(spec, slot, epoch, known, down))
             continue
         host = hosts.get(c.host)
         leave = _why_leave(spec, c, host)
-        if leave:
+        if c.name in view.evict and spec.mode != "global":
+            moves.append(Action("migrate", spec.name, slot, view.evict[c.name], old=c,
+                                epoch=epoch, avoid=c.host))  # fmt: skip
+        elif leave:
             moves.append(Action("migrate", spec.name, slot, leave, old=c, epoch=epoch))
         elif c.spec_hash != wanted_hash:
             updates.append(Action("update", spec.name, slot,
@@ -322,14 +334,23 @@ def _place_moves(
             else:
                 unplaced.append(f"slot {action.slot}: {placement.message}")
         return done
-    if not moves:
-        return done
-    placement = place(request_for(spec, len(moves)), hosts, usage)
-    _adopt(usage, placement.usage)
-    for action, assignment in zip(moves, placement.assignments, strict=False):
-        done.append(replace(action, host=assignment.host, ports=assignment.ports))
-    for action in moves[len(placement.assignments) :]:
-        unplaced.append(f"slot {action.slot} ({action.reason}): {placement.message}")
+    together = [a for a in moves if not a.avoid]
+    if together:
+        placement = place(request_for(spec, len(together)), hosts, usage)
+        _adopt(usage, placement.usage)
+        for action, assignment in zip(together, placement.assignments, strict=False):
+            done.append(replace(action, host=assignment.host, ports=assignment.ports))
+        for action in together[len(placement.assignments) :]:
+            unplaced.append(f"slot {action.slot} ({action.reason}): {placement.message}")
+    for action in (a for a in moves if a.avoid):
+        elsewhere = [h for h in hosts if h.name != action.avoid]
+        placement = place(request_for(spec, 1), elsewhere, usage)
+        if placement.assignments:
+            _adopt(usage, placement.usage)
+            (assignment,) = placement.assignments
+            done.append(replace(action, host=assignment.host, ports=assignment.ports))
+        else:
+            unplaced.append(f"slot {action.slot} ({action.reason}): {placement.message}")
     return done
 
 

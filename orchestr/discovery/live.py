@@ -16,13 +16,19 @@ async def current_snapshot(cluster, unhealthy: frozenset[str] | None = None) -> 
     from the sweep's counters; without it each replica is probed once now."""
     from orchestr.cluster.views import probe_health
 
-    services = cluster.store.services()
-    specs = [spec_from_dict(s.spec) for s in services]
     view = await cluster.observe()
-    containers = [c for c in view.containers if any(c.service == s.name for s in specs)]
     if unhealthy is None:
+        specs = [spec_from_dict(s.spec) for s in cluster.store.services()]
+        containers = [c for c in view.containers if any(c.service == s.name for s in specs)]
         verdicts = await probe_health(cluster, containers, {s.name: s.health for s in specs})
         unhealthy = frozenset(n for n, v in verdicts.items() if v not in ("healthy", "running"))
+    return snapshot_from_view(cluster, view, unhealthy)
+
+
+def snapshot_from_view(cluster, view, unhealthy: frozenset[str]) -> Snapshot:  # noqa: ANN001
+    services = cluster.store.services()
+    specs = [spec_from_dict(s.spec) for s in services]
+    containers = [c for c in view.containers if any(c.service == s.name for s in specs)]
     epochs = {s.name: {slot: r.epoch for slot, r in cluster.store.slots(s.name).items() if r.host}
               for s in services}  # fmt: skip
     return build_snapshot(specs, containers, epochs, host_addresses(cluster), unhealthy)

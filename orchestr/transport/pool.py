@@ -121,6 +121,18 @@ class Pool:
             attempt += 1
             await asyncio.sleep(RETRY_DELAY * attempt)
 
+    def forget(self, name: str) -> None:
+        """Drop a host's connection (closing it if it was open), so the next use opens a new
+        one: a watch loop retries hosts that failed, which a single run never does."""
+        task = self._connections.pop(name, None)
+        self._facts.pop(name, None)
+        if task is None:
+            return
+        if not task.done():
+            task.cancel()
+        elif not task.cancelled() and task.exception() is None:
+            asyncio.ensure_future(task.result().close())
+
     def facts(self, name: str) -> Awaitable:
         """The host's facts, gathered once per run in one round trip and shared."""
         from orchestr.transport.facts import gather_facts

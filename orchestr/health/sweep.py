@@ -1,0 +1,338 @@
+"""One health sweep: observe every host at once, count host and replica health in the store
+(HAProxy's fall/rise), restart failing replicas in place a few times, move the ones that keep
+failing and those of hosts declared down, fence stale copies, then bring discovery up to date.
+`orchestr sweep` runs one (cron); `orchestr watch` runs them in a loop over open connections."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from orchestr.cluster.deploy import HOSTS, Cluster
+from orchestr.cluster.model import Container
+from orchestr.cluster.reconcile import ClusterView, reconcile
+from orchestr.cluster.rollout import Rollout
+from orchestr.cluster.spec import spec_from_dict
+from orchestr.cluster.spec_types import ServiceSpec
+from orchestr.health.checks import HealthState, advance
+from orchestr.store.store import HealthRecord
+
+EXIT_HEALTHY, EXIT_HEALED, EXIT_DEGRADED = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    report_only: bool = False
+    host_fall: int = 2  # sweeps in a row a host may miss before it is declared down
+    grace: float = 10.0  # ... or seconds it may stay unreachable
+    restart_limit: int = 3  # in-place restarts of a failing replica before it is moved
+    observe_timeout: float = 5.0
+
+
+@dataclass
+class SweepReport:
+    started: float = 0.0
+    duration: float = 0.0
+    hosts: dict[str, str] = field(default_factory=dict)  # up | missing | down
+    services: dict[str, dict[str, int]] = field(default_factory=dict)
+    actions: list[str] = field(default_factory=list)  # what was done (or would be)
+    problems: list[str] = field(default_factory=list)  # what could not be healed
+    relocations: int = 0
+    snapshot: Any = None  # the discovery snapshot after the sweep
+
+    @property
+    def exit_code(self) -> int:
+        if self.problems:
+            return EXIT_DEGRADED
+        return EXIT_HEALED if self.actions else EXIT_HEALTHY
+
+    def as_data(self) -> dict[str, Any]:
+        return {"started": self.started, "seconds": round(self.duration, 3),
+                "hosts": self.hosts, "services": self.services, "actions": self.actions,
+                "problems": self.problems, "relocations": self.relocations,
+                "exit": self.exit_code}  # fmt: skip
+
+
+def started_at(container: Container, fallback: float) -> float:
+    """docker's StartedAt (RFC 3339 with nanoseconds) as a unix time."""
+    text = container.started_at
+    if not text or text.startswith("0001-"):
+        return fallback
+    # Python's fromisoformat takes microseconds at most: drop the fraction (a second is plenty).
+    try:
+        return datetime.fromisoformat(re.sub(r"\.\d+", "", text).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return fallback
+
+
+def host_verdict(previous: HealthRecord | None, reachable: bool, now: float,
+                 options: SweepOptions) -> HealthRecord:  # fmt: skip
+    """A host's record after one sweep: up while it answers; missing after a miss; down after
+    `host_fall` misses in a row or `grace` seconds unreachable, whichever comes first."""
+    if reachable:
+        if previous is not None and previous.status == "up":
+            return previous
+        return HealthRecord(successes=1, failures=0, status="up", since=now, restarts=0)
+    failures = (previous.failures if previous and previous.status != "up" else 0) + 1
+    since = previous.since if previous and previous.status != "up" else now
+    down = failures >= options.host_fall or now - since >= options.grace
+    status = "down" if down else "missing"
+    if previous is not None and previous.status == "down":
+        since = previous.since
+    return HealthRecord(successes=0, failures=failures, status=status, since=since, restarts=0)
+
+
+class Sweeper:
+    def __init__(self, cluster: Cluster, options: SweepOptions,
+                 log: Callable[[str], None] | None = None,
+                 discovery: Callable[[Cluster, SweepReport, frozenset[str]], Any] | None = None):  # fmt: skip
+        self.cluster = cluster
+        self.options = options
+        self.log = log or (lambda line: None)
+        self.discovery = discovery  # renders and installs HAProxy/DNS from the snapshot
+
+    async def sweep(self) -> SweepReport:
+        report = SweepReport(started=time.time())
+        clock = time.monotonic()
+        store = self.cluster.store
+        services = store.services()
+        specs = {s.name: spec_from_dict(s.spec) for s in services}
+        self._specs = specs
+        await self.cluster.observe(timeout=self.options.observe_timeout)
+        self._judge_hosts(report)
+        view = self.cluster.view()
+        unhealthy, evict = await self._judge_replicas(view, specs, report)
+        view = replace(view, evict=evict)
+        for name in sorted(specs):
+            await self._heal(specs[name], view, report)
+        view = self.cluster.view() if report.actions and not self.options.report_only else view
+        if self.discovery is not None:
+            await self.discovery(self.cluster, report, frozenset(unhealthy))
+        self._count(view, specs, unhealthy, report)
+        report.duration = time.monotonic() - clock
+        return report
+
+    # -- hosts ------------------------------------------------------------------------------
+
+    def _judge_hosts(self, report: SweepReport) -> None:
+        store = self.cluster.store
+        records = store.health(HOSTS)
+        now = time.time()
+        for candidate in self.cluster.candidates:
+            name = candidate.name
+            seen = self.cluster.observations.get(name)
+            reachable = seen is not None and not isinstance(seen, Exception) and seen.docker_ok
+            before = records.get(name)
+            after = host_verdict(before, reachable, now, self.options)
+            report.hosts[name] = after.status
+            if after == before:
+                continue
+            if not self.options.report_only:
+                store.set_health(HOSTS, name, after)
+            was = before.status if before else "new"
+            if after.status != was:
+                why = ("answers" if before is None else "answers again") if reachable else (
+                    f"unreachable: {seen}" if isinstance(seen, Exception) else "docker not answering"
+                )  # fmt: skip
+                self._event(f"host {after.status}", why, host=name)
+
+    # -- replicas ---------------------------------------------------------------------------
+
+    async def _judge_replicas(self, view: ClusterView, specs: dict[str, ServiceSpec],
+                              report: SweepReport) -> tuple[set[str], dict[str, str]]:  # fmt: skip
+        """Probe every current replica that has a check (one round trip per host), advance its
+        counters, and decide: restart in place, or evict after too many restarts."""
+        from orchestr.cluster.views import probe_health
+
+        store = self.cluster.store
+        current = self._current(view, specs)
+        checks = {name: spec.health for name, spec in specs.items()}
+        verdicts = await probe_health(self.cluster, current, checks)
+        now = time.time()
+        unhealthy: set[str] = set()
+        evict: dict[str, str] = {}
+        restart: list[Container] = []
+        for c in current:
+            spec = specs[c.service]
+            records = store.health(c.service)
+            record = records.get(c.name)
+            verdict = verdicts.get(c.name, "")
+            if spec.health is not None and c.running:
+                ok = verdict == "healthy"
+                state = advance(_state(record), ok, now, spec.health, started_at(c, now))
+                status = state.status
+            else:
+                ok = c.running
+                status = "healthy" if ok else "unhealthy"
+                state = HealthState(status, int(ok), int(not ok),
+                                    record.since if record and record.status == status else now)  # fmt: skip
+            restarts = max(record.restarts if record else 0, c.restart_count)
+            new = HealthRecord(state.successes, state.failures, status, state.since, restarts)
+            if record is None or record.status != status:
+                self._event(f"replica {status}", f"{c.name}: {verdict or c.state}",
+                            host=c.host, service=c.service)  # fmt: skip
+            if status == "unhealthy":
+                unhealthy.add(c.name)
+                if restarts >= self.options.restart_limit:
+                    evict[c.name] = f"unhealthy after {restarts} restarts on {c.host}"
+                elif c.running:  # an exited one is restarted by reconcile's restart bucket
+                    restart.append(c)
+                    new = replace(new, restarts=restarts + 1)
+                elif not c.running:
+                    new = replace(new, restarts=restarts + 1)
+            if new != record and not self.options.report_only:
+                store.set_health(c.service, c.name, new)
+        await self._restart_in_place(restart, report)
+        return unhealthy, evict
+
+    def _current(self, view: ClusterView, specs: dict[str, ServiceSpec]) -> list[Container]:
+        store = self.cluster.store
+        epochs = {name: {s: r.epoch for s, r in store.slots(name).items()} for name in specs}
+        return [c for c in view.containers
+                if c.service in specs and epochs[c.service].get(c.slot) == c.epoch]  # fmt: skip
+
+    async def _restart_in_place(self, replicas: Sequence[Container], report: SweepReport) -> None:
+        from orchestr.cluster.commands import host_script, parse_host_script
+        from orchestr.transport.command import Command
+
+        by_host: dict[str, list[Container]] = {}
+        for c in replicas:
+            by_host.setdefault(c.host, []).append(c)
+            report.actions.append(f"restart {c.name} on {c.host} (unhealthy)")
+        if self.options.report_only or not by_host:
+            return
+
+        async def one(connection) -> None:  # noqa: ANN001
+            mine = by_host[connection.name]
+            # A failing replica gets little time to stop gracefully: its spec's stop_timeout,
+            # else 2 s (docker's 10 s would hold the whole sweep up).
+            script = host_script([
+                Command.argv("docker", "restart", "--time", str(self._stop_time(c)), c.name)
+                for c in mine
+            ])  # fmt: skip
+            result = await connection.run(script, timeout=120)
+            for c, (status, output) in zip(mine, parse_host_script(result.stdout, len(mine)),
+                                           strict=True):  # fmt: skip
+                if status == 0:
+                    self._event("replica restarted", f"{c.name} (unhealthy)", host=c.host,
+                                service=c.service)  # fmt: skip
+                else:
+                    report.problems.append(f"could not restart {c.name} on {c.host}: {output}")
+
+        for outcome in await self.cluster.pool.each(list(by_host), one):
+            if outcome.error is not None:
+                report.problems.append(f"could not restart on {outcome.host}: {outcome.error}")
+
+    def _stop_time(self, c: Container) -> int:
+        spec = self._specs.get(c.service)
+        return spec.stop_timeout if spec is not None and spec.stop_timeout is not None else 2
+
+    # -- healing ----------------------------------------------------------------------------
+
+    async def _heal(self, spec: ServiceSpec, view: ClusterView, report: SweepReport) -> None:
+        store = self.cluster.store
+        plan = reconcile(spec, view, self.cluster.record_of(spec.name))
+        for reason in plan.unplaced:
+            report.problems.append(f"{spec.name}: {reason}")
+        if not plan.actions:
+            return
+        if self.options.report_only:
+            report.actions += plan.lines()
+            return
+        result = await Rollout(self.cluster.pool, spec, plan, self.log,
+                               on_confirm=lambda slot, epoch, host: store.set_slot(
+                                   spec.name, slot, epoch, host)).run()  # fmt: skip
+        for slot in result.dropped:
+            store.set_slot(spec.name, slot, 0, "")
+        for line in result.done:
+            report.actions.append(line)
+            kind = line.split(" ", 1)[0]
+            if kind in ("lost", "migrate"):
+                report.relocations += 1
+            self._event({"fence": "fenced", "lost": "relocated", "migrate": "relocated",
+                         "restart": "replica restarted", "stop": "stopped", "place": "placed",
+                         "update": "updated"}.get(kind, kind), line, service=spec.name)  # fmt: skip
+        report.problems += [f"{spec.name}: {problem}" for problem in result.failed]
+        store.audit("heal", spec.name, plan.summary(), command=self.cluster.command)
+
+    # -- report -----------------------------------------------------------------------------
+
+    def _count(self, view: ClusterView, specs: dict[str, ServiceSpec], unhealthy: set[str],
+               report: SweepReport) -> None:  # fmt: skip
+        from orchestr.cluster.reconcile import desired_slots
+
+        current = self._current(view, specs)
+        for name, spec in sorted(specs.items()):
+            mine = [c for c in current if c.service == name]
+            running = [c for c in mine if c.running]
+            report.services[name] = {
+                "desired": len(desired_slots(spec, view)),
+                "running": len(running),
+                "healthy": sum(1 for c in running if c.name not in unhealthy),
+            }
+
+    def _event(self, kind: str, detail: str, host: str | None = None,
+               service: str | None = None) -> None:  # fmt: skip
+        self.log(f"{kind}: {detail}")
+        if not self.options.report_only:
+            self.cluster.store.record_event(kind, detail, host=host, service=service)
+
+
+def _state(record: HealthRecord | None) -> HealthState | None:
+    if record is None or record.status not in ("starting", "healthy", "unhealthy"):
+        return None
+    return HealthState(record.status, record.successes, record.failures, record.since)
+
+
+def metrics_text(report: SweepReport) -> str:
+    """node_exporter's textfile format: gauges per service and host, the sweep's own figures."""
+    lines = [
+        "# HELP orchestr_service_desired Replicas a service should have.",
+        "# TYPE orchestr_service_desired gauge",
+    ]
+    for name, counts in sorted(report.services.items()):
+        lines.append(f'orchestr_service_desired{{service="{name}"}} {counts["desired"]}')
+    lines += ["# HELP orchestr_service_healthy Replicas running and passing their check.",
+              "# TYPE orchestr_service_healthy gauge"]  # fmt: skip
+    for name, counts in sorted(report.services.items()):
+        lines.append(f'orchestr_service_healthy{{service="{name}"}} {counts["healthy"]}')
+    lines += ["# HELP orchestr_host_up Whether a host answered the last sweep (1) or not (0).",
+              "# TYPE orchestr_host_up gauge"]  # fmt: skip
+    for name, status in sorted(report.hosts.items()):
+        lines.append(f'orchestr_host_up{{host="{name}"}} {1 if status == "up" else 0}')
+    lines += [
+        "# HELP orchestr_sweep_duration_seconds How long the last sweep took.",
+        "# TYPE orchestr_sweep_duration_seconds gauge",
+        f"orchestr_sweep_duration_seconds {report.duration:.3f}",
+        "# HELP orchestr_sweep_relocations Replicas moved to another host by the last sweep.",
+        "# TYPE orchestr_sweep_relocations gauge",
+        f"orchestr_sweep_relocations {report.relocations}",
+        "# HELP orchestr_sweep_timestamp_seconds When the last sweep started.",
+        "# TYPE orchestr_sweep_timestamp_seconds gauge",
+        f"orchestr_sweep_timestamp_seconds {report.started:.3f}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_metrics(path: str, report: SweepReport) -> None:
+    """Atomically, as node_exporter's textfile collector expects (it may read at any moment)."""
+    import os
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".orchestr-metrics.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(metrics_text(report))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
