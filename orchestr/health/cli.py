@@ -158,6 +158,8 @@ def watch_command(interval: str, count: int, as_json: bool, **flags: Any) -> Non
         every = _seconds(interval, "--interval")
     except SpecError as error:
         raise OptionsError(str(error), hint="e.g. --interval 2s, 500ms, 1m") from None
+    if flags.get("timeout") is None:
+        flags = {**flags, "timeout": max(1.0, every)}  # a dead host costs one interval at most
     store, targets = _setup(flags)
     if targets is None:
         raise OptionsError("no services in the store: nothing to watch",
