@@ -18,6 +18,8 @@ class Publisher:
         self.zone = zone
         self.ttl = ttl
         self.report_only = report_only
+        self._installed: dict[str, str] = {}  # LB host -> config text it was last given
+        self._marks: dict[str, frozenset] = {}  # LB host -> endpoint health it was last given
 
     async def __call__(self, cluster, report, unhealthy: frozenset[str]) -> None:  # noqa: ANN001
         from orchestr.discovery.live import snapshot_from_view
@@ -39,6 +41,9 @@ class Publisher:
         from orchestr.playbook.runner import delegate_settings
 
         text = render_config(snapshot)
+        marks = frozenset(
+            (e.server_name, e.healthy) for s in snapshot.services for e in s.endpoints
+        )
         pool = cluster.pool
         for host in self.lb_hosts:
             if host not in pool.settings:
@@ -47,27 +52,33 @@ class Publisher:
         async def one(connection) -> list[str]:  # noqa: ANN001
             done = []
             # Dead endpoints go to maintenance first: the runtime API acts at once, a reload
-            # (seconds of old workers draining) only when the rendered text changed.
-            try:
-                async with RuntimeAPI(connection) as api:
-                    done += [str(c) for c in await sync_runtime(api, snapshot)]
-            except Exception as error:  # noqa: BLE001 - not running yet: install starts it
-                done.append(f"runtime API not reached ({error})")
-            result = await install(connection, text)
-            if getattr(result, "changed", False):
-                done.append(f"haproxy.cfg {result.action}")
+            # only when the rendered text changed. A watch loop remembers what each LB host
+            # was last given, so an unchanged cluster costs it nothing here.
+            if self._marks.get(connection.name) != marks:
+                try:
+                    async with RuntimeAPI(connection) as api:
+                        changes = await sync_runtime(api, snapshot)
+                    done += [f"{c.backend}/{c.server} -> {c.state} ({c.reason})" for c in changes]
+                except Exception:  # noqa: BLE001 - not running yet: the install below starts it
+                    pass
+            if self._installed.get(connection.name) != text:
+                result = await install(connection, text)
+                if result.action != "unchanged":
+                    done.append(f"haproxy.cfg {result.action}")
+            self._marks[connection.name] = marks
+            self._installed[connection.name] = text
             return done
 
         for outcome in await pool.each(self.lb_hosts, one):
             if outcome.error is not None:
                 report.problems.append(f"haproxy on {outcome.host}: {outcome.error}")
+                self._installed.pop(outcome.host, None)
+                self._marks.pop(outcome.host, None)
                 continue
             for line in outcome.value:
-                if line.startswith("runtime API not reached"):
-                    continue
                 report.actions.append(f"{outcome.host}: {line}")
-                cluster.store.record_event("config reloaded" if "haproxy.cfg" in line
-                                           else "endpoint state", line, host=outcome.host)  # fmt: skip
+                kind = "config reloaded" if line.startswith("haproxy.cfg") else "endpoint state"
+                cluster.store.record_event(kind, line, host=outcome.host)
 
     def _dns(self, cluster, snapshot, report) -> None:  # noqa: ANN001
         from orchestr.discovery.zone import render_zone, write_zone
