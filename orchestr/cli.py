@@ -31,6 +31,7 @@ SUBCOMMANDS = {
     "rollback": "orchestr.cluster.cli:rollback_command",
     "drain": "orchestr.cluster.cli:drain_command",
     "undrain": "orchestr.cluster.cli:undrain_command",
+    "dns": "orchestr.discovery.dns_cli:dns",
     "sweep": "orchestr.health.cli:sweep_command",
     "watch": "orchestr.health.cli:watch_command",
     "cron": "orchestr.health.cli:cron_command",

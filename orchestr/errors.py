@@ -49,7 +49,6 @@ class OrchestrError(Exception):
             text += f" (hint: {self.hint})"
         return text.replace("\n", " ")
 
-
     def lines(self) -> list[str]:
         """What the CLI prints, one `ERROR:` line each."""
         return [self.one_line()]

@@ -76,8 +76,11 @@ def _with_cluster(flags: dict[str, Any], store, hosts: Sequence[str],
 
     async def go() -> int:
         async with Pool(targets.settings, targets.pool_options) as pool:
+            from orchestr.discovery.publish import publisher_for
+
             cluster = Cluster(pool, store, candidates, command=command_line(),
                               log=lambda line: click.echo(f"  {line}"))  # fmt: skip
+            cluster.publisher = publisher_for(targets.inventory)
             return await work(cluster)
 
     return asyncio.run(go())

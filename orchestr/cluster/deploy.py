@@ -66,6 +66,7 @@ class Cluster:
         self.command = command
         self.observations: dict[str, HostObservation | Exception] = {}
         self.drained_extra: set[str] = set()  # drained for this run's plans only (drain checks)
+        self.publisher: Any = None  # discovery (HAProxy, DNS) kept in step with changes
 
     def declared_down(self) -> set[str]:
         """Hosts a sweep has declared down: their replicas are lost and may be replaced."""
@@ -104,6 +105,17 @@ class Cluster:
         unreachable = {h.name for h in hosts if not h.up}
         suspect = frozenset(unreachable - self.declared_down())
         return ClusterView(tuple(hosts), tuple(containers), ports_in_use, suspect)
+
+    async def publish(self) -> None:
+        """Bring HAProxy and DNS in line with what runs now (one observe round trip)."""
+        from orchestr.health.sweep import SweepReport
+
+        report = SweepReport(actions=["changed"])  # tells the publisher to observe afresh
+        await self.publisher(self, report, frozenset())
+        for line in report.actions[1:]:
+            self.log(line)
+        if report.problems:
+            raise RuntimeError("; ".join(report.problems))
 
     def unreachable(self) -> list[str]:
         return sorted(h for h, seen in self.observations.items() if isinstance(seen, Exception))
@@ -153,9 +165,12 @@ class Cluster:
             report.deploy_number = deploy.number
         rollout = Rollout(self.pool, spec, plan, self.log,
                           on_confirm=lambda slot, epoch, host: self.store.set_slot(
-                              spec.name, slot, epoch, host))  # fmt: skip
+                              spec.name, slot, epoch, host),
+                          before_removal=self.publish if self.publisher else None)  # fmt: skip
         plan_epochs = {a.slot: a.old.epoch for a in plan.bucket("stop") if a.old}
         result = await rollout.run()
+        if self.publisher is not None and result.changed:
+            await self.publish()  # removals and scale-downs too
         for slot in result.dropped:
             # Kept with no host: the epoch stays monotonic if the slot comes back (scale up), so
             # a copy left on a partitioned host can never pass for current.

@@ -6,7 +6,7 @@ the next run completes."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from orchestr.cluster.commands import (
@@ -42,12 +42,16 @@ class RolloutResult:
 
 class Rollout:
     def __init__(self, pool: Pool, spec: ServiceSpec, plan: ServicePlan, log: Log,
-                 on_confirm: Callable[[str, int, str], None] | None = None):  # fmt: skip
+                 on_confirm: Callable[[str, int, str], None] | None = None,
+                 before_removal: Callable[[], Awaitable[None]] | None = None):  # fmt: skip
         self.pool = pool
         self.spec = spec
         self.plan = plan
         self.log = log
         self.on_confirm = on_confirm  # the store records a slot the moment it is confirmed
+        # Discovery catches up (new replicas in, old ones out of HAProxy and DNS) before the
+        # replicas they replace are removed, so clients are never sent to a gone container.
+        self.before_removal = before_removal
         self.result = RolloutResult()
 
     async def run(self) -> RolloutResult:
@@ -92,6 +96,8 @@ class Rollout:
         for action in good:
             self._confirm(action)
         replaced = [a for a in good if a.old is not None and a.kind != "update"]
+        if good:
+            await self._publish()
         await self._remove_names([(a.old.host, a.old.name) for a in replaced if a.old])
         return failed + bad
 
@@ -135,6 +141,14 @@ class Rollout:
             if failed and too_many and policy.failure_action != "continue":
                 self.result.update_failed = True
                 return
+
+    async def _publish(self) -> None:
+        if self.before_removal is None:
+            return
+        try:
+            await self.before_removal()
+        except Exception as error:  # noqa: BLE001 - discovery lagging must not strand a rollout
+            self.result.failed.append(f"discovery not updated: {error}")
 
     # -- effects ----------------------------------------------------------------------------
 

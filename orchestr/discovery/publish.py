@@ -92,3 +92,14 @@ class Publisher:
             write_zone(self.zone_file, text)
             report.actions.append(f"zone {self.zone_file} written")
             cluster.store.record_event("config reloaded", f"zone {self.zone_file}")
+
+
+def publisher_for(inventory: Any, *, lb_pattern: str | None = "lb", zone_file: str | None = None,
+                  zone: str = "orchestr.internal", report_only: bool = False) -> Publisher | None:  # fmt: skip
+    """A publisher for the inventory's LB hosts (group `lb` unless told) and the zone file
+    ($ORCHESTR_ZONE_FILE unless told); None when there is nowhere to publish."""
+    zone_file = zone_file or os.environ.get("ORCHESTR_ZONE_FILE") or None
+    lb_hosts = [h.name for h in inventory.select(lb_pattern)] if lb_pattern else []
+    if not lb_hosts and not zone_file:
+        return None
+    return Publisher(inventory, lb_hosts, zone_file, zone, report_only=report_only)

@@ -29,7 +29,8 @@ def sweep_options(command):  # noqa: ANN001, ANN201
                      help="Seconds a host may stay unreachable before it is declared down."),
         click.option("--restart-limit", type=click.IntRange(0), default=3, show_default=True,
                      help="In-place restarts of a failing replica before it is moved."),
-        click.option("--zone-file", metavar="PATH", help="Keep this DNS zone file up to date."),
+        click.option("--zone-file", metavar="PATH",
+                     help="Keep this DNS zone file up to date (default $ORCHESTR_ZONE_FILE)."),
         click.option("--zone", default="orchestr.internal", show_default=True,
                      help="The DNS zone's name."),
         click.option("--lb", "lb_pattern", default="lb", show_default=True,
@@ -95,12 +96,11 @@ def _cluster(pool, store, targets, log):  # noqa: ANN001, ANN202
 
 def _discovery(targets, flags: dict[str, Any]):  # noqa: ANN001, ANN202
     """The discovery step of a sweep: HAProxy on the LB hosts and the DNS zone file."""
-    from orchestr.discovery.publish import Publisher
+    from orchestr.discovery.publish import publisher_for
 
-    lb_hosts = [h.name for h in targets.inventory.select(flags["lb_pattern"])] if flags[
-        "lb_pattern"] else []  # fmt: skip
-    return Publisher(targets.inventory, lb_hosts, flags.get("zone_file"), flags["zone"],
-                     report_only=flags["report_only"])  # fmt: skip
+    return publisher_for(targets.inventory, lb_pattern=flags["lb_pattern"],
+                         zone_file=flags.get("zone_file"), zone=flags["zone"],
+                         report_only=flags["report_only"])  # fmt: skip
 
 
 @click.command(name="sweep")

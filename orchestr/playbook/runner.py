@@ -985,8 +985,13 @@ class HostContext:
             attributes = {**host.vars, "inventory_hostname": name,
                           "group_names": sorted(host.group_names)}  # fmt: skip
             candidates.append(Candidate(name, attributes))
-        return Cluster(run.pool, store, candidates, command=runtime.command,
-                       log=lambda line: run.console.event("progress", message=line))  # fmt: skip
+        from orchestr.discovery.publish import publisher_for
+
+        cluster = Cluster(run.pool, store, candidates, command=runtime.command,
+                          log=lambda line: run.console.event("progress", message=line))  # fmt: skip
+        if not self.check_mode:
+            cluster.publisher = publisher_for(run.inventory)
+        return cluster
 
     async def push_image(self, image: str) -> dict[str, Any]:
         from orchestr.images.push import push_image
