@@ -76,8 +76,11 @@ def render_command(zone_name: str, ttl: int, template: str | None, nameserver: s
         close()
     previous = None
     if output and os.path.exists(output):
-        with open(output, encoding="utf-8") as handle:
-            previous = handle.read()
+        try:
+            with open(output, encoding="utf-8") as handle:
+                previous = handle.read()
+        except (OSError, UnicodeDecodeError) as error:
+            raise OptionsError(f"cannot read the previous zone {output}: {error}") from error
     try:
         text = next_zone(snapshots[0], previous, time.time(), zone=zone_name, ttl=ttl,
                          template_path=template, nameserver=nameserver)  # fmt: skip
@@ -88,7 +91,10 @@ def render_command(zone_name: str, ttl: int, template: str | None, nameserver: s
     elif text == previous:
         click.echo(f"{output}: unchanged, serial {zone_serial(text)}", err=True)
     else:
-        write_zone(output, text)
+        try:
+            write_zone(output, text)
+        except OSError as error:
+            raise OptionsError(f"cannot write {output}: {error.strerror or error}") from error
         click.echo(f"{output}: written, serial {zone_serial(text)}", err=True)
     sys.exit(code)
 

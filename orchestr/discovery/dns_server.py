@@ -156,8 +156,12 @@ class ZoneVersion:
             variant = PLAIN
         else:
             variant = EDNS if opt.edns_len >= EDNS_LIMIT else Variant(True, UDP_LIMIT)
+        wire = name_key(name)
+        end = 12 + len(wire) + 4
+        if data[12 : end - 4].lower() != wire:
+            # A compressed or otherwise odd question: the reply could not echo it verbatim.
+            return _header_only(data, RCODE.FORMERR)
         flags_rd0, flags_rd1, tail = self.entry(variant, name, question.qtype, question.qclass)
-        end = 12 + len(name_key(name)) + 4
         return data[:2] + (flags_rd1 if data[2] & 1 else flags_rd0) + data[12:end] + tail
 
     def _resolve(self, name: tuple[bytes, ...], qtype: int,
@@ -278,6 +282,15 @@ def load_zone(path: str) -> tuple[ZoneVersion, Signature]:
 # -- transports -------------------------------------------------------------------------------
 
 
+def _answer(zone: ZoneVersion, data: bytes, tcp: bool) -> bytes | None:
+    """The long way, never raising: a query that trips over a bug gets SERVFAIL, not silence
+    (a client would retry it until it timed out)."""
+    try:
+        return zone.answer(data, tcp)
+    except Exception:  # noqa: BLE001 - one bad query must not cost the others their answers
+        return _header_only(data, RCODE.SERVFAIL) if len(data) >= 12 else None
+
+
 class _UdpProtocol(asyncio.DatagramProtocol):
     def __init__(self, server: DnsServer):
         self.server = server
@@ -296,7 +309,8 @@ class _UdpProtocol(asyncio.DatagramProtocol):
             if counts == _PLAIN_COUNTS:
                 if len(data) == end:
                     entry = zone.plain.get(data[12:end])
-            elif (counts == _EDNS_COUNTS and data[end:end + 3] == _OPT_HEAD
+            elif (counts == _EDNS_COUNTS and len(data) >= end + 11
+                  and data[end:end + 3] == _OPT_HEAD
                   and data[end + 3] * 256 + data[end + 4] >= EDNS_LIMIT and data[end + 6] == 0
                   and len(data) == end + 11 + data[end + 9] * 256 + data[end + 10]):  # fmt: skip
                 entry = zone.edns.get(data[12:end])
@@ -304,7 +318,7 @@ class _UdpProtocol(asyncio.DatagramProtocol):
                 self.transport.sendto(data[:2] + entry[data[2] & 1] + data[12:end] + entry[2],
                                       addr)  # fmt: skip
                 return
-        reply = zone.answer(data, tcp=False)
+        reply = _answer(zone, data, False)
         if reply is not None:
             self.transport.sendto(reply, addr)
 
@@ -334,7 +348,7 @@ class _TcpProtocol(asyncio.Protocol):
                 break
             message = bytes(self.buffer[2 : 2 + size])
             del self.buffer[: 2 + size]
-            reply = self.server.zone.answer(message, tcp=True)
+            reply = _answer(self.server.zone, message, True)
             if reply is None:
                 self.transport.close()
                 return
