@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
-APT_PACKAGES := docker.io openssh-client debootstrap busybox-static haproxy dnsutils iptables curl
+APT_PACKAGES := docker.io openssh-client debootstrap busybox-static haproxy dnsutils bind9-utils iptables curl
 LAB := default
 NAME ?= docker-info
 

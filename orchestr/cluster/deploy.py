@@ -163,23 +163,28 @@ class Cluster:
             deploy = self.store.begin_deploy(spec.name, spec_to_dict(spec), plan.spec_hash,
                                              user=None, command=self.command + note)  # fmt: skip
             report.deploy_number = deploy.number
+        # Recorded before the rollout: discovery, published during it, renders from the store.
+        self.store.set_service(spec.name, spec_to_dict(spec), plan.spec_hash,
+                               deploy.id if deploy else (stored.deploy_id if stored else None),
+                               [c.name for c in self.candidates])  # fmt: skip
         rollout = Rollout(self.pool, spec, plan, self.log,
                           on_confirm=lambda slot, epoch, host: self.store.set_slot(
                               spec.name, slot, epoch, host),
                           before_removal=self.publish if self.publisher else None)  # fmt: skip
         plan_epochs = {a.slot: a.old.epoch for a in plan.bucket("stop") if a.old}
         result = await rollout.run()
-        if self.publisher is not None and result.changed:
-            await self.publish()  # removals and scale-downs too
         for slot in result.dropped:
             # Kept with no host: the epoch stays monotonic if the slot comes back (scale up), so
             # a copy left on a partitioned host can never pass for current.
             self.store.set_slot(spec.name, slot, plan_epochs.get(slot, 0), "")
+        if self.publisher is not None:
+            try:
+                # Also when nothing changed here: discovery converges like the replicas do.
+                await self.publish()
+            except Exception as error:  # noqa: BLE001 - reported; the replicas are in place
+                result.failed.append(f"discovery not updated: {error}")
         report.lines = result.done
         report.changed = report.changed or result.changed
-        self.store.set_service(spec.name, spec_to_dict(spec), plan.spec_hash,
-                               deploy.id if deploy else (stored.deploy_id if stored else None),
-                               [c.name for c in self.candidates])  # fmt: skip
         if result.failed:
             report.failed = True
             report.message = f"{spec.name}: " + "; ".join(result.failed)
@@ -216,15 +221,20 @@ class Cluster:
 
     async def _remove(self, spec: ServiceSpec, plan: ServicePlan, report: DeployReport
                       ) -> DeployReport:  # fmt: skip
+        known = self.store.get_service(spec.name) is not None
+        # Forgotten first and discovery told, so clients stop being sent to replicas that are
+        # about to go. Containers left behind by a failure still carry their labels: applying
+        # `state: absent` again finds and removes them.
+        self.store.remove_service(spec.name)
+        if self.publisher is not None and known:
+            await self.publish()
         result = await Rollout(self.pool, spec, plan, self.log).run()
         report.lines = result.done
-        report.changed = result.changed or self.store.get_service(spec.name) is not None
+        report.changed = result.changed or known
         if result.failed:
             report.failed = True
             report.message = f"{spec.name}: " + "; ".join(result.failed)
-        else:
-            self.store.remove_service(spec.name)
-            self.store.audit("remove", spec.name, plan.summary(), command=self.command)
+        self.store.audit("remove", spec.name, plan.summary(), command=self.command)
         return report
 
     def _missing_images(self, spec: ServiceSpec, plan: ServicePlan) -> list[str]:
