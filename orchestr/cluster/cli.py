@@ -312,13 +312,15 @@ def rollback_command(service: str, number: int | None, lock_wait: float, as_json
 @click.command(name="drain")
 @click.argument("host")
 @click.option("--reason", default="drained", show_default=True, help="Recorded with the drain.")
+@click.option("-C", "--check", is_flag=True, help="Show what would move; change nothing.")
 @connection_options
 @LOCK_WAIT
 @AS_JSON
-def drain_command(host: str, reason: str, lock_wait: float, as_json: bool, **flags: Any) -> None:
+def drain_command(host: str, reason: str, check: bool, lock_wait: float, as_json: bool,
+                  **flags: Any) -> None:  # fmt: skip
     """Mark HOST unschedulable and move its replicas away. Refuses, changing nothing, when the
-    other hosts cannot take them."""
-    sys.exit(_set_drain(host, True, reason, lock_wait, as_json, flags))
+    other hosts cannot take them (exit 2); with --check, only says what would move."""
+    sys.exit(_set_drain(host, True, reason, lock_wait, as_json, flags, check=check))
 
 
 @click.command(name="undrain")
@@ -333,7 +335,7 @@ def undrain_command(host: str, lock_wait: float, as_json: bool, **flags: Any) ->
 
 
 def _set_drain(host: str, drain: bool, reason: str, lock_wait: float, as_json: bool,
-               flags: dict[str, Any]) -> int:  # fmt: skip
+               flags: dict[str, Any], check: bool = False) -> int:  # fmt: skip
     from orchestr.cluster.spec import spec_from_dict
 
     store, close = _open_store(True, lock_wait, "drain" if drain else "undrain")
@@ -346,15 +348,23 @@ def _set_drain(host: str, drain: bool, reason: str, lock_wait: float, as_json: b
             if drain:
                 # Plan everything with the host drained before changing anything.
                 cluster.drained_extra = {host}
-                refusals = []
+                refusals, moves = [], []
                 for spec in specs:
                     plan, _ = await cluster.plan(spec)
                     refusals += plan.unplaced
+                    moves += plan.lines()
                 if refusals:
                     message = f"refusing to drain {host}: " + "; ".join(refusals)
-                    click.echo(json.dumps({"host": host, "failed": True, "msg": message})
+                    click.echo(json.dumps({"host": host, "failed": True, "msg": message,
+                                           "moves": moves})
                                if as_json else f"ERROR: {message}", err=not as_json)  # fmt: skip
                     return EXIT_HOSTS_FAILED
+                if check:
+                    click.echo(json.dumps({"host": host, "failed": False, "moves": moves})
+                               if as_json else "\n".join([f"  {m}" for m in moves]
+                                                         + [f"{host}: can be drained "
+                                                            f"({len(moves)} actions)"]))  # fmt: skip
+                    return EXIT_OK
             store.set_schedulable(host, not drain, reason)
             store.audit("drain" if drain else "undrain", None, f"{host}: {reason}".rstrip(": "))
             code = EXIT_OK
