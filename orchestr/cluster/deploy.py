@@ -72,9 +72,12 @@ class Cluster:
         """Hosts a sweep has declared down: their replicas are lost and may be replaced."""
         return {h for h, r in self.store.health(HOSTS).items() if r.status == "down"}
 
-    async def observe(self, images: Sequence[str] = (), timeout: float = 30.0) -> ClusterView:
+    async def observe(self, images: Sequence[str] = (), timeout: float = 30.0, *,
+                      known: Mapping[str, Any] | None = None,
+                      extra: Mapping[str, str] | None = None) -> ClusterView:  # fmt: skip
         names = [c.name for c in self.candidates]
-        self.observations = await observe_hosts(self.pool, names, images, timeout=timeout)
+        self.observations = await observe_hosts(self.pool, names, images, timeout=timeout,
+                                                known=known, extra=extra)  # fmt: skip
         return self.view()
 
     def view(self) -> ClusterView:

@@ -4,8 +4,8 @@ its labels and `docker inspect`) and which of the wanted images it has. Parsing 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from orchestr.cluster.commands import parse_ports_label
@@ -28,6 +28,8 @@ from orchestr.transport.pool import Outcome, Pool
 
 CONTAINERS_MARK = "@@orchestr containers"
 IMAGES_MARK = "@@orchestr images"
+DOCKER_OK_MARK = "@@orchestr docker answered"
+EXTRA_MARK = "@@orchestr extra"
 
 
 @dataclass(frozen=True)
@@ -36,19 +38,27 @@ class HostObservation:
     facts: Facts
     containers: tuple[Container, ...] = ()
     images: dict[str, str] = field(default_factory=dict)  # wanted image -> id ("" if absent)
+    extra_output: str = ""  # what the `extra` script printed (health probe lines)
 
     @property
     def docker_ok(self) -> bool:
         return bool(self.facts.docker_version)
 
 
-def observe_script(images: Sequence[str] = ()) -> Command:
+def observe_script(images: Sequence[str] = (), *, light: bool = False, extra: str = "") -> Command:
+    """The host's facts (unless `light`: a watch loop knows them already and only needs to know
+    docker answers), its managed containers, the wanted images' ids; and `extra` (health
+    probes) run in the background meanwhile, its output last, so one round trip does it all."""
     import shlex
 
-    lines = [
-        FACTS_SCRIPT,
+    lines = []
+    if extra:
+        lines += ["extra=$(mktemp)", f'( {extra}\n) >"$extra" 2>/dev/null &', "extra_pid=$!"]
+    lines += [
+        FACTS_SCRIPT if not light else "",
         f"echo '{CONTAINERS_MARK}'",
-        f"ids=$(docker ps -aq --no-trunc --filter label={LABEL_MANAGED}={MANAGED_BY})",
+        f"ids=$(docker ps -aq --no-trunc --filter label={LABEL_MANAGED}={MANAGED_BY}) && "
+        f"echo '{DOCKER_OK_MARK}'",
         '[ -z "$ids" ] || docker inspect $ids',
         f"echo '{IMAGES_MARK}'",
     ]
@@ -58,21 +68,33 @@ def observe_script(images: Sequence[str] = ()) -> Command:
             f"printf '%s\\t%s\\n' {quoted} \"$(docker image inspect -f '{{{{.Id}}}}' {quoted} "
             '2>/dev/null)"'
         )
-    return Command.shell("\n".join(lines))
+    if extra:
+        lines += ['wait "$extra_pid"', f"echo '{EXTRA_MARK}'", 'cat "$extra"', 'rm -f "$extra"']
+    return Command.shell("\n".join(line for line in lines if line))
 
 
-def parse_observation(host: str, stdout: str) -> HostObservation:
-    facts_text, _, rest = stdout.partition(CONTAINERS_MARK)
+def parse_observation(host: str, stdout: str, known: Facts | None = None) -> HostObservation:
+    """`known`: the facts of a light observation (docker_version blanked if docker did not
+    answer this time)."""
+    body, _, extra = stdout.partition(EXTRA_MARK)
+    facts_text, _, rest = body.partition(CONTAINERS_MARK)
     containers_text, _, images_text = rest.partition(IMAGES_MARK)
+    docker_answered = DOCKER_OK_MARK in containers_text
+    containers_text = containers_text.replace(DOCKER_OK_MARK, "")
     images = {}
     for line in images_text.strip().splitlines():
         name, _, image_id = line.partition("\t")
         images[name] = image_id.strip()
+    if known is not None:
+        facts = known if docker_answered else replace(known, docker_version="")
+    else:
+        facts = parse_facts(facts_text)
     return HostObservation(
         host=host,
-        facts=parse_facts(facts_text),
+        facts=facts,
         containers=parse_containers(host, containers_text),
         images=images,
+        extra_output=extra,
     )
 
 
@@ -127,14 +149,19 @@ def _container(host: str, item: dict[str, Any]) -> Container | None:
 
 
 async def observe_hosts(
-    pool: Pool, hosts: Sequence[str], images: Sequence[str] = (), timeout: float = 30.0
-) -> dict[str, HostObservation | Exception]:
-    """Every host at once; a host that cannot be reached or read maps to its error."""
-    script = observe_script(images)
+    pool: Pool, hosts: Sequence[str], images: Sequence[str] = (), timeout: float = 30.0, *,
+    known: Mapping[str, Facts] | None = None, extra: Mapping[str, str] | None = None,
+) -> dict[str, HostObservation | Exception]:  # fmt: skip
+    """Every host at once; a host that cannot be reached or read maps to its error. Hosts in
+    `known` are observed light (their facts are reused); `extra` adds a script per host."""
+    known = known or {}
+    extra = extra or {}
 
     async def one(connection) -> HostObservation:  # noqa: ANN001
+        name = connection.name
+        script = observe_script(images, light=name in known, extra=extra.get(name, ""))
         result = await connection.run(script, timeout=timeout)
-        return parse_observation(connection.name, result.stdout)
+        return parse_observation(name, result.stdout, known.get(name))
 
     outcomes: list[Outcome] = await pool.each(hosts, one)
     return {o.host: (o.value if o.error is None else o.error) for o in outcomes}

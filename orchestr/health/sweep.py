@@ -18,10 +18,11 @@ from orchestr.cluster.reconcile import ClusterView, reconcile
 from orchestr.cluster.rollout import Rollout
 from orchestr.cluster.spec import spec_from_dict
 from orchestr.cluster.spec_types import ServiceSpec
-from orchestr.health.checks import HealthState, advance
+from orchestr.health.checks import HealthState, advance, probe_for
 from orchestr.store.store import HealthRecord
 
 EXIT_HEALTHY, EXIT_HEALED, EXIT_DEGRADED = 0, 1, 2
+FACTS_EVERY = 30  # a watch loop re-reads hosts' facts (capacity, busy ports) every N sweeps
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,12 @@ class Sweeper:
         self.options = options
         self.log = log or (lambda line: None)
         self.discovery = discovery  # renders and installs HAProxy/DNS from the snapshot
+        # A watch loop's memory, so a sweep of an unchanged cluster is one round trip per host:
+        # facts are re-read only every FACTS_EVERY sweeps, and the replicas known from the last
+        # sweep are probed inside the observe script itself.
+        self._facts: dict[str, Any] = {}
+        self._probes: dict[str, list[Any]] = {}
+        self._sweeps = 0
 
     async def sweep(self) -> SweepReport:
         report = SweepReport(started=time.time())
@@ -102,7 +109,7 @@ class Sweeper:
         services = store.services()
         specs = {s.name: spec_from_dict(s.spec) for s in services}
         self._specs = specs
-        await self.cluster.observe(timeout=self.options.observe_timeout)
+        await self._observe()
         self._judge_hosts(report)
         view = self.cluster.view()
         unhealthy, evict = await self._judge_replicas(view, specs, report)
@@ -115,6 +122,22 @@ class Sweeper:
         self._count(view, specs, unhealthy, report)
         report.duration = time.monotonic() - clock
         return report
+
+    async def _observe(self) -> None:
+        from orchestr.cluster.observe import HostObservation
+        from orchestr.health.checks import probe_script
+
+        refresh = self._sweeps % FACTS_EVERY == 0
+        self._sweeps += 1
+        known = {} if refresh else self._facts
+        extra = {host: probe_script(probes) for host, probes in self._probes.items() if probes}
+        await self.cluster.observe(timeout=self.options.observe_timeout, known=known,
+                                   extra=extra)  # fmt: skip
+        for host, seen in self.cluster.observations.items():
+            if isinstance(seen, HostObservation) and seen.docker_ok:
+                self._facts[host] = seen.facts
+            else:
+                self._facts.pop(host, None)  # read afresh once it answers again
 
     # -- hosts ------------------------------------------------------------------------------
 
@@ -151,7 +174,10 @@ class Sweeper:
         store = self.cluster.store
         current = self._current(view, specs)
         checks = {name: spec.health for name, spec in specs.items()}
-        verdicts = await probe_health(self.cluster, current, checks)
+        verdicts = self._probed_in_observe(current)
+        unprobed = [c for c in current if c.name not in verdicts]
+        verdicts.update(await probe_health(self.cluster, unprobed, checks))
+        self._remember_probes(current, checks)
         now = time.time()
         unhealthy: set[str] = set()
         evict: dict[str, str] = {}
@@ -188,6 +214,32 @@ class Sweeper:
                 store.set_health(c.service, c.name, new)
         await self._restart_in_place(restart, report)
         return unhealthy, evict
+
+    def _probed_in_observe(self, current: Sequence[Container]) -> dict[str, str]:
+        """Verdicts for replicas whose probe rode along with this sweep's observe script."""
+        from orchestr.cluster.observe import HostObservation
+        from orchestr.health.checks import parse_probe_output
+
+        verdicts: dict[str, str] = {}
+        for c in current:
+            seen = self.cluster.observations.get(c.host)
+            probed = {p.key for p in self._probes.get(c.host, [])}
+            if not isinstance(seen, HostObservation) or c.name not in probed or not c.running:
+                continue
+            answer = parse_probe_output(seen.extra_output, [c.name]).get(c.name)
+            if answer is not None:
+                verdicts[c.name] = "healthy" if answer.ok else f"unhealthy: {answer.detail}"
+        return verdicts
+
+    def _remember_probes(self, current: Sequence[Container],
+                         checks: dict[str, Any]) -> None:  # fmt: skip
+        probes: dict[str, list[Any]] = {}
+        for c in current:
+            check = checks.get(c.service)
+            probe = probe_for(c, check) if check is not None and c.running else None
+            if probe is not None:
+                probes.setdefault(c.host, []).append(probe)
+        self._probes = probes
 
     def _current(self, view: ClusterView, specs: dict[str, ServiceSpec]) -> list[Container]:
         store = self.cluster.store
