@@ -81,13 +81,16 @@ class Publisher:
                 cluster.store.record_event(kind, line, host=outcome.host)
 
     def _dns(self, cluster, snapshot, report) -> None:  # noqa: ANN001
-        from orchestr.discovery.zone import render_zone, write_zone
+        import time
+
+        from orchestr.discovery.zone import next_zone, write_zone
 
         previous = None
         if os.path.exists(self.zone_file):
             with open(self.zone_file, encoding="utf-8") as handle:
                 previous = handle.read()
-        text = render_zone(snapshot, zone=self.zone, ttl=self.ttl, previous=previous)
+        # The serial moves only when the records do: an unchanged zone is not rewritten.
+        text = next_zone(snapshot, previous, time.time(), zone=self.zone, ttl=self.ttl)
         if text != previous:
             write_zone(self.zone_file, text)
             report.actions.append(f"zone {self.zone_file} written")
