@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -379,7 +378,3 @@ def _set_drain(host: str, drain: bool, reason: str, lock_wait: float, as_json: b
         return _with_cluster(flags, store, hosts, work)
     finally:
         close()
-
-
-def _elapsed(started: float) -> str:
-    return f"{time.monotonic() - started:.1f}s"
