@@ -109,13 +109,14 @@ class Cluster:
         suspect = frozenset(unreachable - self.declared_down())
         return ClusterView(tuple(hosts), tuple(containers), ports_in_use, suspect)
 
-    async def publish(self) -> None:
-        """Bring HAProxy and DNS in line with what runs now (one observe round trip)."""
+    async def publish(self, *, fresh: bool = True) -> None:
+        """Bring HAProxy and DNS in line with what runs now: observed afresh (one round trip)
+        after a change, else as the plan saw it."""
         from orchestr.health.sweep import SweepReport
 
-        report = SweepReport(actions=["changed"])  # tells the publisher to observe afresh
+        report = SweepReport(actions=["changed"] if fresh else [])
         await self.publisher(self, report, frozenset())
-        for line in report.actions[1:]:
+        for line in report.actions[1 if fresh else 0 :]:
             self.log(line)
         if report.problems:
             raise RuntimeError("; ".join(report.problems))
@@ -183,7 +184,7 @@ class Cluster:
         if self.publisher is not None:
             try:
                 # Also when nothing changed here: discovery converges like the replicas do.
-                await self.publish()
+                await self.publish(fresh=result.changed)
             except Exception as error:  # noqa: BLE001 - reported; the replicas are in place
                 result.failed.append(f"discovery not updated: {error}")
         report.lines = result.done

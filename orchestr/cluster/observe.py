@@ -29,6 +29,7 @@ from orchestr.transport.pool import Outcome, Pool
 CONTAINERS_MARK = "@@orchestr containers"
 IMAGES_MARK = "@@orchestr images"
 DOCKER_OK_MARK = "@@orchestr docker answered"
+FACTS_MARK = "@@orchestr facts"
 EXTRA_MARK = "@@orchestr extra"
 
 
@@ -46,39 +47,45 @@ class HostObservation:
 
 
 def observe_script(images: Sequence[str] = (), *, light: bool = False, extra: str = "") -> Command:
-    """The host's facts (unless `light`: a watch loop knows them already and only needs to know
-    docker answers), its managed containers, the wanted images' ids; and `extra` (health
-    probes) run in the background meanwhile, its output last, so one round trip does it all."""
+    """One round trip: the host's facts (unless `light`: a watch loop knows them and only needs
+    to know docker answers), its managed containers, the wanted images' ids, and `extra`
+    (health probes). The independent parts run at once, each into its own file, and are printed
+    in a fixed order at the end: the docker calls of a host take the time of the slowest."""
     import shlex
 
-    lines = []
+    lookups = "".join(
+        f"printf '%s\\t%s\\n' {shlex.quote(image)} "
+        f"\"$(docker image inspect -f '{{{{.Id}}}}' {shlex.quote(image)} 2>/dev/null)\"\n"
+        for image in images
+    )
+    lines = ["out=$(mktemp -d)"]
+    if not light:
+        lines.append(f'( {FACTS_SCRIPT}\n) >"$out/facts" 2>/dev/null &')
+    if lookups:
+        lines.append(f'( {lookups}) >"$out/images" &')
     if extra:
-        lines += ["extra=$(mktemp)", f'( {extra}\n) >"$extra" 2>/dev/null &', "extra_pid=$!"]
+        lines.append(f'( {extra}\n) >"$out/extra" 2>/dev/null &')
     lines += [
-        FACTS_SCRIPT if not light else "",
         f"echo '{CONTAINERS_MARK}'",
         f"ids=$(docker ps -aq --no-trunc --filter label={LABEL_MANAGED}={MANAGED_BY}) && "
         f"echo '{DOCKER_OK_MARK}'",
         '[ -z "$ids" ] || docker inspect $ids',
-        f"echo '{IMAGES_MARK}'",
+        "wait",
+        f"echo '{FACTS_MARK}'; cat \"$out/facts\" 2>/dev/null",
+        f"echo '{IMAGES_MARK}'; cat \"$out/images\" 2>/dev/null",
+        f"echo '{EXTRA_MARK}'; cat \"$out/extra\" 2>/dev/null",
+        'rm -rf "$out"',
     ]
-    for image in images:
-        quoted = shlex.quote(image)
-        lines.append(
-            f"printf '%s\\t%s\\n' {quoted} \"$(docker image inspect -f '{{{{.Id}}}}' {quoted} "
-            '2>/dev/null)"'
-        )
-    if extra:
-        lines += ['wait "$extra_pid"', f"echo '{EXTRA_MARK}'", 'cat "$extra"', 'rm -f "$extra"']
-    return Command.shell("\n".join(line for line in lines if line))
+    return Command.shell("\n".join(lines))
 
 
 def parse_observation(host: str, stdout: str, known: Facts | None = None) -> HostObservation:
     """`known`: the facts of a light observation (docker_version blanked if docker did not
     answer this time)."""
-    body, _, extra = stdout.partition(EXTRA_MARK)
-    facts_text, _, rest = body.partition(CONTAINERS_MARK)
-    containers_text, _, images_text = rest.partition(IMAGES_MARK)
+    rest, _, extra = stdout.partition(EXTRA_MARK)
+    rest, _, images_text = rest.partition(IMAGES_MARK)
+    rest, _, facts_text = rest.partition(FACTS_MARK)
+    _, _, containers_text = rest.partition(CONTAINERS_MARK)
     docker_answered = DOCKER_OK_MARK in containers_text
     containers_text = containers_text.replace(DOCKER_OK_MARK, "")
     images = {}

@@ -17,6 +17,9 @@ import pytest
 from orchestr.cluster.model import Container, Resources
 from orchestr.cluster.observe import (
     CONTAINERS_MARK,
+    DOCKER_OK_MARK,
+    EXTRA_MARK,
+    FACTS_MARK,
     IMAGES_MARK,
     HostObservation,
     observe_hosts,
@@ -262,8 +265,9 @@ def test_parse_observation_of_a_written_output():
         "docker_ports=0.0.0.0:30001->80/tcp, :::30001->80/tcp \n"
     )  # fmt: skip
     stdout = (
-        facts + CONTAINERS_MARK + "\n" + json.dumps(inspect_output()[:1]) + "\n"
-        + IMAGES_MARK + "\n" + f"app:1\t{IMAGE_ID}\napp:2\t\n"
+        CONTAINERS_MARK + "\n" + DOCKER_OK_MARK + "\n" + json.dumps(inspect_output()[:1]) + "\n"
+        + FACTS_MARK + "\n" + facts + IMAGES_MARK + "\n" + f"app:1\t{IMAGE_ID}\napp:2\t\n"
+        + EXTRA_MARK + "\n"
     )  # fmt: skip
     observation = parse_observation("node2", stdout)
     assert observation.facts.hostname == "node2"
@@ -275,9 +279,18 @@ def test_parse_observation_of_a_written_output():
 
 
 def test_parse_observation_of_a_cut_output():
-    observation = parse_observation("node3", "docker=25.0\n")
+    cut = f"{CONTAINERS_MARK}\n{DOCKER_OK_MARK}\n{FACTS_MARK}\ndocker=25.0\n"
+    observation = parse_observation("node3", cut)
     assert observation.docker_ok
     assert observation.containers == () and observation.images == {}
+
+
+def test_a_light_observation_keeps_the_known_facts_and_sees_docker_fail():
+    known = parse_observation("node3", f"{FACTS_MARK}\ndocker=25.0\ncpus=2\n").facts
+    answered = parse_observation("node3", f"{CONTAINERS_MARK}\n{DOCKER_OK_MARK}\n", known)
+    assert answered.docker_ok and answered.facts.cpus == 2
+    silent = parse_observation("node3", f"{CONTAINERS_MARK}\n", known)
+    assert not silent.docker_ok and silent.facts.cpus == 2
 
 
 async def test_observe_hosts_maps_each_host_to_its_observation_or_error(fake_docker):
