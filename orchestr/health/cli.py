@@ -159,7 +159,8 @@ def watch_command(interval: str, count: int, as_json: bool, **flags: Any) -> Non
     except SpecError as error:
         raise OptionsError(str(error), hint="e.g. --interval 2s, 500ms, 1m") from None
     if flags.get("timeout") is None:
-        flags = {**flags, "timeout": max(1.0, every)}  # a dead host costs one interval at most
+        # A dead host costs a sweep this much; a slow one must not be taken for dead.
+        flags = {**flags, "timeout": max(2.0, 2 * every)}
     store, targets = _setup(flags)
     if targets is None:
         raise OptionsError("no services in the store: nothing to watch",
@@ -181,7 +182,7 @@ async def _watch(store, targets, flags, every: float, count: int, as_json: bool)
     async with Pool(targets.settings, targets.pool_options) as pool:
         cluster = _cluster(pool, store, targets, log)
         # A dead host must not hold a sweep up longer than the interval (at least a second).
-        sweeper = Sweeper(cluster, _options(flags, observe_timeout=max(1.0, every)), log,
+        sweeper = Sweeper(cluster, _options(flags, observe_timeout=max(2.0, 2 * every)), log,
                           discovery=_discovery(targets, flags))  # fmt: skip
         while not count or done < count:
             started = time.monotonic()
