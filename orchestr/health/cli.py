@@ -181,7 +181,7 @@ async def _watch(store, targets, flags, every: float, count: int, as_json: bool)
     done = 0
     async with Pool(targets.settings, targets.pool_options) as pool:
         cluster = _cluster(pool, store, targets, log)
-        # A dead host must not hold a sweep up longer than the interval (at least a second).
+        # A dead host holds a sweep up this long at most; a slow one is not taken for dead.
         sweeper = Sweeper(cluster, _options(flags, observe_timeout=max(2.0, 2 * every)), log,
                           discovery=_discovery(targets, flags))  # fmt: skip
         while not count or done < count:
