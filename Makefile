@@ -8,7 +8,7 @@ APT_PACKAGES := docker.io openssh-client debootstrap busybox-static haproxy dnsu
 LAB := default
 NAME ?= docker-info
 
-.PHONY: setup apt dockerd venv demo demo-down test test-unit test-integration lint bench clean
+.PHONY: setup apt dockerd venv demo demo-down scenarios test test-unit test-integration lint bench clean
 
 setup: apt dockerd venv
 
@@ -38,17 +38,27 @@ $(VENV)/.installed: pyproject.toml
 	@$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
+# The demo is the default scenario (molecule/default) converged on a lab named $(LAB), left up:
+# playbooks/site.yml's services behind HAProxy on lb1:8080, in DNS through `orchestr dns serve`.
 demo: setup
-	orchestr lab up --hosts 3 --lb --name $(LAB)
-	orchestr apply playbooks/demo.yml -i $$(orchestr lab inventory --name $(LAB) | tail -1)
-	orchestr lab status --name $(LAB)
-	@echo; echo "the demo app answers on each node (try it):"
-	@for a in $$(orchestr lab addresses --name $(LAB) --role node); do echo "  curl http://$$a:8080/  ->  $$(curl -s --max-time 3 http://$$a:8080/)"; done
-	@echo; echo "inventory (use it with orchestr or ansible -i): $$(orchestr lab inventory --name $(LAB) | tail -1)"
-	@echo "tear down with: make demo-down"
+	orchestr scenario converge default --lab $(LAB)
+	@eval "$$(orchestr scenario env default --lab $(LAB))"; \
+	echo; orchestr status -T 3; \
+	lb=$$ORCHESTR_SCENARIO_LB_ADDRESS; port=$$ORCHESTR_SCENARIO_DNS_PORT; \
+	echo; echo "the site answers through HAProxy and DNS (try it):"; \
+	echo "  curl http://$$lb:8080/  ->  $$(curl -s --max-time 3 http://$$lb:8080/)"; \
+	echo "  dig @127.0.0.1 -p $$port web.orchestr.internal +short  ->  $$(dig @127.0.0.1 -p $$port web.orchestr.internal +short +tries=1 +time=2 | paste -sd ' ')"; \
+	echo "  dig @127.0.0.1 -p $$port _web._tcp.orchestr.internal SRV +short"; \
+	echo; echo "orchestr commands on it (status, ps web, sweep, drain...): eval \"\$$(orchestr scenario env default --lab $(LAB))\""; \
+	echo "inventory (use it with orchestr or ansible -i): $$ORCHESTR_INVENTORY"; \
+	echo "verify it: orchestr scenario verify default --lab $(LAB); tear down with: make demo-down"
 
 demo-down: venv
-	orchestr lab down --name $(LAB)
+	orchestr scenario destroy default --lab $(LAB)
+
+# Every scenario under molecule/ (Molecule's test sequence), each on a lab of its own.
+scenarios: setup
+	$(BIN)/orchestr scenario test --all
 
 test: setup
 	$(BIN)/pytest

@@ -36,6 +36,7 @@ SUBCOMMANDS = {
     "watch": "orchestr.health.cli:watch_command",
     "cron": "orchestr.health.cli:cron_command",
     "events": "orchestr.health.cli:events_command",
+    "scenario": "orchestr.scenario.cli:scenario",
 }
 
 
