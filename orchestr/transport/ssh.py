@@ -260,16 +260,18 @@ class SSHConnection(Connection):
     async def _execute(
         self, line: str, stdin: Input, timeout: float | None, on_line: OnLine | None
     ) -> tuple[int, str, str]:
+        process = None
         try:
-            process = await self._conn.create_process(line, encoding=None)
-        except (OSError, asyncssh.Error) as error:
-            raise Unreachable(f"connection lost: {error}") from None
-        try:
+            # Opening the channel counts too: on a partitioned host (packets dropped) the
+            # request would otherwise wait for TCP to give up, which takes minutes.
             async with asyncio.timeout(timeout):
+                process = await self._conn.create_process(line, encoding=None)
                 return await _collect(process, stdin, on_line)
         except TimeoutError:
-            process.close()  # the remote command may go on: sshd only hangs up on it
-            raise CommandTimeout(f"command did not finish within {timeout:g} s") from None
+            if process is not None:
+                process.close()  # the remote command may go on: sshd only hangs up on it
+                raise CommandTimeout(f"command did not finish within {timeout:g} s") from None
+            raise Unreachable(f"no answer to opening a channel within {timeout:g} s") from None
         except (OSError, asyncssh.Error) as error:
             raise Unreachable(f"connection lost: {error}") from None
 
