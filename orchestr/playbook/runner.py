@@ -531,7 +531,10 @@ class PlaybookRun:
             registered = await self.run_module(task, scope, state, templar, delegated)
             if not task.until:
                 break
-            check = templar.child({task.register: registered} if task.register else {})
+            # A result is final: `{{` in its output is text, never a template (Ansible).
+            check = templar.child(
+                RenderedLayer({task.register: registered} if task.register else {})
+            )
             registered["attempts"] = attempt
             if not registered.get("failed") and check.truth(task.until):
                 break
@@ -579,7 +582,8 @@ class PlaybookRun:
         """changed_when / failed_when, evaluated with the result under its register name."""
         if task.changed_when is None and task.failed_when is None:
             return registered
-        check = templar.child({task.register: registered} if task.register else {})
+        # A result is final: `{{` in its output is text, never a template (Ansible).
+        check = templar.child(RenderedLayer({task.register: registered} if task.register else {}))
         if task.changed_when is not None:
             registered["changed"] = check.truth(task.changed_when)
         if task.failed_when is not None:
