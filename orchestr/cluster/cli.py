@@ -77,8 +77,9 @@ def _with_cluster(flags: dict[str, Any], store, hosts: Sequence[str],
         async with Pool(targets.settings, targets.pool_options) as pool:
             from orchestr.discovery.publish import publisher_for
 
+            # Progress goes to stderr: stdout stays the command's result (--json parses).
             cluster = Cluster(pool, store, candidates, command=command_line(),
-                              log=lambda line: click.echo(f"  {line}"))  # fmt: skip
+                              log=lambda line: click.echo(f"  {line}", err=True))  # fmt: skip
             cluster.publisher = publisher_for(targets.inventory)
             return await work(cluster)
 
@@ -336,7 +337,12 @@ def undrain_command(host: str, lock_wait: float, as_json: bool, **flags: Any) ->
 def _set_drain(host: str, drain: bool, reason: str, lock_wait: float, as_json: bool,
                flags: dict[str, Any], check: bool = False) -> int:  # fmt: skip
     from orchestr.cluster.spec import spec_from_dict
+    from orchestr.targets import resolve_targets
 
+    # The host must be one the inventory knows: a typo must not be recorded as drained.
+    known = resolve_targets("all", flags).inventory.hosts
+    if host not in known:
+        raise OptionsError(f"{host!r} is not in the inventory", hint="check -i and the name")
     store, close = _open_store(True, lock_wait, "drain" if drain else "undrain")
     try:
         services = [s for s in store.services() if host in s.hosts]

@@ -221,12 +221,18 @@ def cron_command(every: int, inventory: str | None, extra: str) -> None:
 
     exe = shlex.quote(sys.argv[0] if os.path.isabs(sys.argv[0]) else
                       os.path.abspath(sys.argv[0]))  # fmt: skip
-    args = ["sweep", "--metrics-file", "/var/lib/node_exporter/textfile/orchestr.prom"]
+    args = ["sweep"]
     if inventory:
-        args[1:1] = ["-i", os.path.abspath(inventory)]
+        args += ["-i", os.path.abspath(inventory)]
+    if "--metrics-file" not in extra:  # the caller's own --metrics-file wins
+        args += ["--metrics-file", "/var/lib/node_exporter/textfile/orchestr.prom"]
     line = " ".join([exe, *map(shlex.quote, args)] + ([extra] if extra else []))
-    store = os.environ.get("ORCHESTR_STORE")
-    env = f"ORCHESTR_STORE={shlex.quote(store)} " if store else ""
+    # What this shell's orchestr would use, so the cron job sweeps the same cluster.
+    names = ("ORCHESTR_STORE", "ORCHESTR_STATE_DIR", "ORCHESTR_ZONE_FILE")
+    if not inventory:
+        names += ("ORCHESTR_INVENTORY",)
+    carried = {n: os.environ[n] for n in names if os.environ.get(n)}
+    env = "".join(f"{n}={shlex.quote(v)} " for n, v in carried.items())
     click.echo(
         "# crontab (crontab -e): a sweep every "
         f"{every} minute{'s' if every > 1 else ''}; a running sweep makes the next skip"
@@ -235,8 +241,8 @@ def cron_command(every: int, inventory: str | None, extra: str) -> None:
                if every > 1 else f"* * * * * {env}{line} >>/var/log/orchestr-sweep.log 2>&1")  # fmt: skip
     click.echo("\n# /etc/systemd/system/orchestr-sweep.service")
     click.echo("[Unit]\nDescription=orchestr health sweep\nAfter=network-online.target\n\n"
-               "[Service]\nType=oneshot\n" + (f"Environment=ORCHESTR_STORE={store}\n" if store
-                                               else "") +
+               "[Service]\nType=oneshot\n" +
+               "".join(f"Environment={n}={v}\n" for n, v in carried.items()) +
                f"ExecStart={line}\n# exit 1 means healed, 2 degraded: not a unit failure\n"
                "SuccessExitStatus=1 2")  # fmt: skip
     click.echo("\n# /etc/systemd/system/orchestr-sweep.timer")
