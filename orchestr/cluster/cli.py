@@ -62,6 +62,8 @@ def _with_cluster(flags: dict[str, Any], store, hosts: Sequence[str],
 
     if not hosts:
         return asyncio.run(work(None))
+    if flags.get("timeout") is None:
+        flags = {**flags, "timeout": 3.0}  # a dead host must not hold a view up for 10 s
     targets = resolve_targets(":".join(hosts), flags)
     warn([w for w in targets.warnings if "No hosts matched" not in w])
     missing = sorted(set(hosts) - set(targets.names))

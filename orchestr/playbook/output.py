@@ -33,6 +33,11 @@ class Stats:
         return dict(self.__dict__)
 
 
+def _as_json(value: Any) -> Any:
+    """JSON for what events carry: recap counters as objects, anything else as text."""
+    return value.as_dict() if isinstance(value, Stats) else str(value)
+
+
 def banner(text: str) -> str:
     """`TASK [name] ******`: Ansible prints WIDTH - len(text) stars (at least 3)."""
     return f"{text} " + "*" * max(3, WIDTH - len(text))
@@ -132,7 +137,7 @@ class Console:
     def event(self, kind: str, **fields: Any) -> None:
         """Every event goes through here: JSON mode prints it, human mode formats it."""
         if self.as_json:
-            self.stream.write(json.dumps({"event": kind, **fields}, default=str) + "\n")
+            self.stream.write(json.dumps({"event": kind, **fields}, default=_as_json) + "\n")
             self.stream.flush()
             return
         handler = getattr(self, f"_on_{kind}", None)
