@@ -69,11 +69,7 @@ def _with_cluster(flags: dict[str, Any], store, hosts: Sequence[str],
     missing = sorted(set(hosts) - set(targets.names))
     if missing:
         warn([f"not in the inventory, left out: {', '.join(missing)}"])
-    candidates = []
-    for name in targets.names:
-        host = targets.inventory.hosts[name]
-        candidates.append(Candidate(name, {**host.vars, "inventory_hostname": name,
-                                           "group_names": sorted(host.group_names)}))  # fmt: skip
+    candidates = [Candidate.of(targets.inventory.hosts[name]) for name in targets.names]
 
     async def go() -> int:
         async with Pool(targets.settings, targets.pool_options) as pool:

@@ -28,6 +28,12 @@ class Candidate:
     name: str
     attributes: Mapping[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, host: Any) -> Candidate:
+        """An inventory host as a candidate: its variables, inventory_hostname, group_names."""
+        return cls(host.name, {**host.vars, "inventory_hostname": host.name,
+                               "group_names": sorted(host.group_names)})  # fmt: skip
+
 
 @dataclass
 class DeployReport:

@@ -86,11 +86,7 @@ def _cluster(pool, store, targets, log):  # noqa: ANN001, ANN202
     from orchestr.cluster.deploy import Candidate, Cluster
     from orchestr.store.store import command_line
 
-    candidates = []
-    for name in targets.names:
-        host = targets.inventory.hosts[name]
-        candidates.append(Candidate(name, {**host.vars, "inventory_hostname": name,
-                                           "group_names": sorted(host.group_names)}))  # fmt: skip
+    candidates = [Candidate.of(targets.inventory.hosts[name]) for name in targets.names]
     return Cluster(pool, store, candidates, command=command_line(), log=log)
 
 

@@ -985,10 +985,7 @@ class HostContext:
             state = run.states.get(name)
             if state is not None and (state.failed or state.unreachable):
                 continue
-            host = run.inventory.hosts[name]
-            attributes = {**host.vars, "inventory_hostname": name,
-                          "group_names": sorted(host.group_names)}  # fmt: skip
-            candidates.append(Candidate(name, attributes))
+            candidates.append(Candidate.of(run.inventory.hosts[name]))
         from orchestr.discovery.publish import publisher_for
 
         cluster = Cluster(run.pool, store, candidates, command=runtime.command,
