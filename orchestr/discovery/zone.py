@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from orchestr.discovery.snapshot import Snapshot
 from orchestr.errors import Location, ParseError
+from orchestr.files import replace_file
 
 DEFAULT_ZONE = "orchestr.internal"
 DEFAULT_TTL = 5
@@ -141,23 +141,4 @@ def next_zone(snapshot: Snapshot, previous: str | None, now: float, **options: A
 def write_zone(path: str | os.PathLike[str], text: str) -> None:
     """Replace the zone file atomically: a server polling it reads the old or the new zone,
     never half of one."""
-    target = os.path.abspath(path)
-    directory = os.path.dirname(target)
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".orchestr-zone.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-    # The rename itself must survive a crash too, or the old zone comes back.
-    directory_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(directory_fd)
-    finally:
-        os.close(directory_fd)
+    replace_file(path, text)

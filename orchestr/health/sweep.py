@@ -372,19 +372,6 @@ def metrics_text(report: SweepReport) -> str:
 
 def write_metrics(path: str, report: SweepReport) -> None:
     """Atomically, as node_exporter's textfile collector expects (it may read at any moment)."""
-    import os
-    import tempfile
+    from orchestr.files import replace_file
 
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".orchestr-metrics.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(metrics_text(report))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    replace_file(path, metrics_text(report))
