@@ -4,11 +4,11 @@ store. A failed update rolls back to the last good spec by the same path."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from orchestr.cluster.model import HostView, Resources
+from orchestr.cluster.model import Container, HostView, Resources
 from orchestr.cluster.observe import HostObservation, observe_hosts
 from orchestr.cluster.reconcile import ClusterView, ServicePlan, SlotRecord, reconcile
 from orchestr.cluster.rollout import Rollout
@@ -129,6 +129,18 @@ class Cluster:
 
     def unreachable(self) -> list[str]:
         return sorted(h for h, seen in self.observations.items() if isinstance(seen, Exception))
+
+    def current_epochs(self, service: str) -> dict[str, int]:
+        """slot -> the epoch the store holds current; a slot retired by a scale-down (no host)
+        has none, so no container of it passes for current."""
+        return {s: r.epoch for s, r in self.store.slots(service).items() if r.host}
+
+    def current(self, containers: Iterable[Container], services: Iterable[str]) -> list[Container]:
+        """The containers of `services` that are their slot's current replica: not stale, not
+        an unconfirmed leftover. Each service's slots are read once."""
+        epochs = {name: self.current_epochs(name) for name in services}
+        return [c for c in containers
+                if c.service in epochs and epochs[c.service].get(c.slot) == c.epoch]  # fmt: skip
 
     def record_of(self, service: str) -> dict[str, SlotRecord]:
         return {s: SlotRecord(s, r.epoch, r.host) for s, r in self.store.slots(service).items()}

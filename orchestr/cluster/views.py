@@ -58,11 +58,11 @@ async def cluster_status(cluster, services) -> dict[str, Any]:  # noqa: ANN001
     health = await probe_health(cluster, containers, {n: s.health for n, s in specs.items()})
     drained = cluster.store.unschedulable()
     out_services = []
+    current_all = cluster.current(containers, specs)
     for stored in services:
         spec = specs[stored.name]
-        record = cluster.store.slots(stored.name)
         mine = [c for c in containers if c.service == stored.name]
-        current = [c for c in mine if record.get(c.slot) and record[c.slot].epoch == c.epoch]
+        current = [c for c in current_all if c.service == stored.name]
         out_services.append({
             "name": stored.name, "image": spec.image, "mode": spec.mode,
             "desired": len(desired_slots(spec, view)),
@@ -94,8 +94,9 @@ async def service_replicas(cluster, stored) -> list[dict[str, Any]]:  # noqa: AN
                   key=lambda c: (slot_key(c.slot), c.epoch))  # fmt: skip
     health = await probe_health(cluster, mine, {stored.name: spec.health})
     rows = []
+    current_names = {c.name for c in cluster.current(mine, [stored.name])}
     for c in mine:
-        current = record.get(c.slot) is not None and record[c.slot].epoch == c.epoch
+        current = c.name in current_names
         rows.append({
             "slot": c.slot, "epoch": c.epoch, "name": c.name, "host": c.host, "state": c.state,
             "health": health.get(c.name, ""), "current": current,

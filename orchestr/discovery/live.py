@@ -29,6 +29,5 @@ def snapshot_from_view(cluster, view, unhealthy: frozenset[str]) -> Snapshot:  #
     services = cluster.store.services()
     specs = [spec_from_dict(s.spec) for s in services]
     containers = [c for c in view.containers if any(c.service == s.name for s in specs)]
-    epochs = {s.name: {slot: r.epoch for slot, r in cluster.store.slots(s.name).items() if r.host}
-              for s in services}  # fmt: skip
+    epochs = {s.name: cluster.current_epochs(s.name) for s in services}
     return build_snapshot(specs, containers, epochs, host_addresses(cluster), unhealthy)

@@ -242,10 +242,7 @@ class Sweeper:
         self._probes = probes
 
     def _current(self, view: ClusterView, specs: dict[str, ServiceSpec]) -> list[Container]:
-        store = self.cluster.store
-        epochs = {name: {s: r.epoch for s, r in store.slots(name).items()} for name in specs}
-        return [c for c in view.containers
-                if c.service in specs and epochs[c.service].get(c.slot) == c.epoch]  # fmt: skip
+        return self.cluster.current(view.containers, specs)
 
     async def _restart_in_place(self, replicas: Sequence[Container], report: SweepReport) -> None:
         from orchestr.cluster.commands import host_script, parse_host_script
