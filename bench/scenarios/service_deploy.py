@@ -159,7 +159,7 @@ def orchestr_problem(stdout: str, hosts: int, replicas: int, changed: bool) -> s
     if bool(data.get("changed")) != changed:
         return f"service task changed={data.get('changed')}, expected {changed}: {data.get('msg')}"
     actions = data.get("actions") or []
-    placed = [a for a in actions if a.startswith("place ")]
+    placed = [a for a in actions if a["kind"] == "place"]
     wanted = replicas if changed else 0
     if len(placed) != wanted or len(actions) != wanted:
         return f"{len(placed)} replicas placed ({len(actions)} actions), expected {wanted}"

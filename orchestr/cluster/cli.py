@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import click
@@ -52,33 +52,32 @@ def _stored(store, name: str):  # noqa: ANN001, ANN202
     return service
 
 
-def _with_cluster(flags: dict[str, Any], store, hosts: Sequence[str],
-                  work: Callable[[Any], Awaitable[int]]) -> int:  # noqa: ANN001  # fmt: skip
-    """Connections to `hosts` (from the inventory), a Cluster over them, run `work`."""
-    from orchestr.cluster.deploy import Candidate, Cluster
+def _with_cluster(flags: dict[str, Any], store, work: Callable[[Any], Awaitable[int]],
+                  *, publish: bool = True) -> int:  # noqa: ANN001  # fmt: skip
+    """The cluster handle (its world from the store, hosts reached through the inventory
+    given with -i, discovery published unless told not to), then `work` on it."""
+    from orchestr.cluster.world import Cluster
+    from orchestr.discovery.publish import publisher_for
+    from orchestr.inventory.model import Inventory
     from orchestr.store.store import command_line
     from orchestr.targets import resolve_targets
     from orchestr.transport.pool import Pool
 
-    if not hosts:
-        return asyncio.run(work(None))
     if flags.get("timeout") is None:
         flags = {**flags, "timeout": 3.0}  # a dead host must not hold a view up for 10 s
-    targets = resolve_targets(":".join(hosts), flags)
-    warn([w for w in targets.warnings if "No hosts matched" not in w])
-    missing = sorted(set(hosts) - set(targets.names))
-    if missing:
-        warn([f"not in the inventory, left out: {', '.join(missing)}"])
-    candidates = [Candidate.of(targets.inventory.hosts[name]) for name in targets.names]
+    if store.services() or store.all_slots():
+        targets = resolve_targets("all", flags)
+        warn([w for w in targets.warnings if "No hosts matched" not in w])
+        inventory, settings, options = targets.inventory, targets.settings, targets.pool_options
+    else:  # an empty cluster: no host to reach, no inventory needed
+        inventory, settings, options = Inventory({}, {}), [], None
 
     async def go() -> int:
-        async with Pool(targets.settings, targets.pool_options) as pool:
-            from orchestr.discovery.publish import publisher_for
-
+        async with Pool(settings, options) as pool:
             # Progress goes to stderr: stdout stays the command's result (--json parses).
-            cluster = Cluster(pool, store, candidates, command=command_line(),
+            cluster = Cluster(pool, inventory, store=store, command=command_line(),
+                              publisher=publisher_for(inventory) if publish else None,
                               log=lambda line: click.echo(f"  {line}", err=True))  # fmt: skip
-            cluster.publisher = publisher_for(targets.inventory)
             return await work(cluster)
 
     return asyncio.run(go())
@@ -122,15 +121,13 @@ def status_command(as_json: bool, **flags: Any) -> None:
     store, close = _open_store(False, 0, "status")
     try:
         services = store.services()
-        hosts = sorted({h for s in services for h in s.hosts})
 
         async def work(cluster) -> int:  # noqa: ANN001
-            status = await cluster_status(cluster, services) if cluster else {"services": [],
-                                                                              "hosts": []}  # fmt: skip
+            status = await cluster_status(cluster, services)
             click.echo(json.dumps(status, indent=2) if as_json else render_status(status))
             return EXIT_OK
 
-        code = _with_cluster(flags, store, hosts, work)
+        code = _with_cluster(flags, store, work, publish=False)
     finally:
         close()
     sys.exit(code)
@@ -153,7 +150,7 @@ def ps_command(service: str, as_json: bool, **flags: Any) -> None:
             click.echo(json.dumps(rows, indent=2) if as_json else render_ps(rows))
             return EXIT_OK
 
-        code = _with_cluster(flags, store, stored.hosts, work)
+        code = _with_cluster(flags, store, work, publish=False)
     finally:
         close()
     sys.exit(code)
@@ -171,7 +168,7 @@ def logs_command(service: str, follow: bool, tail: str, **flags: Any) -> None:
 
     store, close = _open_store(False, 0, "logs")
     try:
-        stored = _stored(store, service)
+        _stored(store, service)  # an unknown service is refused before any host is reached
 
         async def work(cluster) -> int:  # noqa: ANN001
             await cluster.observe()
@@ -188,7 +185,7 @@ def logs_command(service: str, follow: bool, tail: str, **flags: Any) -> None:
             await asyncio.gather(*jobs)
             return EXIT_OK
 
-        code = _with_cluster(flags, store, stored.hosts, work)
+        code = _with_cluster(flags, store, work, publish=False)
     finally:
         close()
     sys.exit(code)
@@ -235,6 +232,7 @@ def scale_command(assignments: tuple[str, ...], lock_wait: float, as_json: bool,
     """Set the replica count of services: `orchestr scale api=6 worker=2`."""
     from dataclasses import replace
 
+    from orchestr.cluster.deploy import Change, converge
     from orchestr.cluster.spec import spec_from_dict
 
     wanted: dict[str, int] = {}
@@ -245,22 +243,20 @@ def scale_command(assignments: tuple[str, ...], lock_wait: float, as_json: bool,
         wanted[name] = int(count)
     store, close = _open_store(True, lock_wait, "scale")
     try:
-        specs = []
+        changes = []
         for name, count in wanted.items():
-            spec = spec_from_dict(_stored(store, name).spec)
+            stored = _stored(store, name)
+            spec = spec_from_dict(stored.spec)
             if spec.mode == "global":
                 raise OptionsError(f"{name} is a global service: one replica per eligible host")
-            specs.append(replace(spec, replicas=count))
-        hosts = sorted({h for s in specs for h in _stored(store, s.name).hosts})
+            changes.append(Change(replace(spec, replicas=count), tuple(stored.hosts),
+                                  note=f" (scale to {count})"))  # fmt: skip
 
         async def work(cluster) -> int:  # noqa: ANN001
-            code = EXIT_OK
-            for spec in specs:
-                report = await cluster.deploy(spec, note=f" (scale to {spec.replicas})")
-                code = max(code, _print_report(report, as_json))
-            return code
+            done = await converge(cluster, changes)
+            return max(_print_report(report, as_json) for report in done.reports)
 
-        code = _with_cluster(flags, store, hosts, work)
+        code = _with_cluster(flags, store, work)
     finally:
         close()
     sys.exit(code)
@@ -276,6 +272,7 @@ def scale_command(assignments: tuple[str, ...], lock_wait: float, as_json: bool,
 def rollback_command(service: str, number: int | None, lock_wait: float, as_json: bool,
                      **flags: Any) -> None:  # fmt: skip
     """Deploy an earlier spec of SERVICE again (rolling, health-gated, as any update)."""
+    from orchestr.cluster.deploy import Change, converge
     from orchestr.cluster.spec import spec_from_dict
 
     store, close = _open_store(True, lock_wait, "rollback")
@@ -296,12 +293,14 @@ def rollback_command(service: str, number: int | None, lock_wait: float, as_json
         if not as_json:
             click.echo(f"{service}: rolling back to deploy #{target.number} ({spec.image})")
 
+        change = Change(spec, tuple(stored.hosts), note=f" (rollback to #{target.number})",
+                        rollback=False)  # fmt: skip
+
         async def work(cluster) -> int:  # noqa: ANN001
-            report = await cluster.deploy(spec, rollback_allowed=False,
-                                          note=f" (rollback to #{target.number})")  # fmt: skip
+            (report,) = (await converge(cluster, [change])).reports
             return _print_report(report, as_json)
 
-        code = _with_cluster(flags, store, stored.hosts, work)
+        code = _with_cluster(flags, store, work)
     finally:
         close()
     sys.exit(code)
@@ -334,6 +333,7 @@ def undrain_command(host: str, lock_wait: float, as_json: bool, **flags: Any) ->
 
 def _set_drain(host: str, drain: bool, reason: str, lock_wait: float, as_json: bool,
                flags: dict[str, Any], check: bool = False) -> int:  # fmt: skip
+    from orchestr.cluster.deploy import Change, converge
     from orchestr.cluster.spec import spec_from_dict
     from orchestr.targets import resolve_targets
 
@@ -342,20 +342,20 @@ def _set_drain(host: str, drain: bool, reason: str, lock_wait: float, as_json: b
     if host not in known:
         raise OptionsError(f"{host!r} is not in the inventory", hint="check -i and the name")
     store, close = _open_store(True, lock_wait, "drain" if drain else "undrain")
+    what = "drain" if drain else "undrain"
     try:
-        services = [s for s in store.services() if host in s.hosts]
-        hosts = sorted({h for s in services for h in s.hosts} | {host})
-        specs = [spec_from_dict(s.spec) for s in services]
+        # Every service that may run on the host: its own candidates, never widened.
+        changes = [Change(spec_from_dict(s.spec), tuple(s.hosts), note=f" ({what} {host})")
+                   for s in store.services() if host in s.hosts]  # fmt: skip
 
         async def work(cluster) -> int:  # noqa: ANN001
             if drain:
-                # Plan everything with the host drained before changing anything.
+                # Planned with the host drained before anything changes: refused as a whole
+                # when the other hosts cannot take its replicas.
                 cluster.drained_extra = {host}
-                refusals, moves = [], []
-                for spec in specs:
-                    plan, _ = await cluster.plan(spec)
-                    refusals += plan.unplaced
-                    moves += plan.lines()
+                planned = (await converge(cluster, changes, check=True)).reports
+                refusals = [r for report in planned for r in report.plan.unplaced]
+                moves = [line for report in planned for line in report.lines]
                 if refusals:
                     message = f"refusing to drain {host}: " + "; ".join(refusals)
                     click.echo(json.dumps({"host": host, "failed": True, "msg": message,
@@ -369,16 +369,14 @@ def _set_drain(host: str, drain: bool, reason: str, lock_wait: float, as_json: b
                                                             f"({len(moves)} actions)"]))  # fmt: skip
                     return EXIT_OK
             store.set_schedulable(host, not drain, reason)
-            store.audit("drain" if drain else "undrain", None, f"{host}: {reason}".rstrip(": "))
+            store.audit(what, None, f"{host}: {reason}".rstrip(": "))
             code = EXIT_OK
-            for spec in specs:
-                report = await cluster.deploy(spec, note=f" ({'drain' if drain else 'undrain'} "
-                                                         f"{host})")  # fmt: skip
+            for report in (await converge(cluster, changes)).reports:
                 code = max(code, _print_report(report, as_json))
             if not as_json:
                 click.echo(f"{host}: {'drained' if drain else 'schedulable'}")
             return code
 
-        return _with_cluster(flags, store, hosts, work)
+        return _with_cluster(flags, store, work)
     finally:
         close()

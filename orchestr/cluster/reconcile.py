@@ -52,8 +52,10 @@ class Action:
 
 @dataclass(frozen=True)
 class ClusterView:
-    """What reconcile reads besides the spec: candidate hosts (with up/schedulable set), every
-    managed container seen on reachable hosts (all services), and the hosts' busy ports."""
+    """What reconcile reads besides the spec: the cluster's hosts (with up/schedulable set),
+    every managed container seen on reachable hosts (all services), and the hosts' busy ports.
+    `candidates` narrows where this service may be placed; the rest of the world still counts
+    (its containers are seen, fenced and moved off, its suspect hosts waited for)."""
 
     hosts: tuple[HostView, ...]
     containers: tuple[Container, ...] = ()
@@ -63,6 +65,17 @@ class ClusterView:
     suspect: frozenset[str] = frozenset()
     # Containers to move off their host whatever else holds (name -> why): kept failing there.
     evict: Mapping[str, str] = field(default_factory=dict)
+    candidates: frozenset[str] | None = None  # None: every host is a candidate
+
+    def for_service(self, candidates: Iterable[str]) -> ClusterView:
+        return replace(self, candidates=frozenset(candidates))
+
+    @property
+    def placeable(self) -> tuple[HostView, ...]:
+        """The hosts this service may run on: the candidates among the cluster's hosts."""
+        if self.candidates is None:
+            return self.hosts
+        return tuple(h for h in self.hosts if h.name in self.candidates)
 
 
 @dataclass(frozen=True)
@@ -116,7 +129,7 @@ def desired_slots(spec: ServiceSpec, view: ClusterView) -> list[str]:
 
     others = [c for c in view.containers if c.service != spec.name]
     usage = usage_from(others, view.ports_in_use)
-    eligible, _ = eligible_hosts(request_for(spec, 1), view.hosts, usage)
+    eligible, _ = eligible_hosts(request_for(spec, 1), view.placeable, usage)
     return sorted(eligible, key=slot_key)
 
 
@@ -132,7 +145,7 @@ def reconcile(
     spec: ServiceSpec, view: ClusterView, record: Mapping[str, SlotRecord]
 ) -> ServicePlan:
     wanted_hash = spec_hash(spec)
-    hosts = {h.name: h for h in view.hosts}
+    hosts = {h.name: h for h in view.placeable}
     down = {h.name for h in view.hosts if not h.up} - set(view.suspect)
     mine = [c for c in view.containers if c.service == spec.name]
     slots = desired_slots(spec, view)
@@ -198,10 +211,10 @@ def reconcile(
             keep.append(c)
 
     unplaced: list[str] = []
-    placed = _place_moves(spec, moves, view.hosts, usage, unplaced)
+    placed = _place_moves(spec, moves, view.placeable, usage, unplaced)
     for action in placed:  # a migrating replica's old copy goes once the new one serves
         _release(usage, action.old)
-    updated, stuck = _place_updates(spec, updates, view.hosts, usage, unplaced)
+    updated, stuck = _place_updates(spec, updates, view.placeable, usage, unplaced)
     keep += stuck
     actions += placed + updated
 

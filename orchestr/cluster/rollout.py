@@ -20,6 +20,7 @@ from orchestr.cluster.commands import (
 from orchestr.cluster.model import Container
 from orchestr.cluster.reconcile import Action, ServicePlan
 from orchestr.cluster.spec_types import ServiceSpec
+from orchestr.cluster.steps import Step
 from orchestr.health.gate import GateResult, wait_until_serving
 from orchestr.transport.command import Command
 from orchestr.transport.pool import Pool
@@ -29,8 +30,8 @@ Log = Callable[[str], None]
 
 @dataclass
 class RolloutResult:
-    done: list[str] = field(default_factory=list)  # what was done, one line each
-    failed: list[str] = field(default_factory=list)  # what went wrong, one line each
+    done: list[Step] = field(default_factory=list)  # what was done
+    failed: list[Step] = field(default_factory=list)  # what went wrong (kind "failed")
     confirmed: dict[str, tuple[int, str]] = field(default_factory=dict)  # slot -> (epoch, host)
     dropped: list[str] = field(default_factory=list)  # slots whose record goes (scale down)
     update_failed: bool = False  # an update batch failed its gate beyond the allowed ratio
@@ -72,12 +73,12 @@ class Rollout:
     async def remove(self, actions: Sequence[Action]) -> None:
         by_host = _group(actions, lambda a: a.old.host if a.old else "")
         await self._per_host(by_host, lambda a: remove_replica(a.old.name),
-                             lambda a: f"{a.kind} {a.old.name} on {a.old.host} ({a.reason})")  # fmt: skip
+                             lambda a: step_of(a, new=False))  # fmt: skip
 
     async def restart(self, actions: Sequence[Action]) -> None:
         by_host = _group(actions, lambda a: a.old.host if a.old else "")
         await self._per_host(by_host, lambda a: start_replica(a.old.name),
-                             lambda a: f"restart {a.old.name} on {a.old.host} ({a.reason})")  # fmt: skip
+                             lambda a: step_of(a, new=False))  # fmt: skip
 
     async def start_new(self, actions: Sequence[Action], monitor: float) -> list[Action]:
         """Start the replicas, wait until they serve, confirm them; then the containers they
@@ -88,10 +89,10 @@ class Rollout:
         good = [a for a in started if gate[a.new_name].ok]
         bad = [a for a in started if not gate[a.new_name].ok]
         for action in bad:
-            self.result.failed.append(
-                f"{action.new_name} on {action.host} did not become healthy: "
-                f"{gate[action.new_name].detail}"
-            )
+            self.result.failed.append(step_of(
+                action, kind="failed",
+                reason=f"{action.new_name} did not become healthy: {gate[action.new_name].detail}",
+            ))  # fmt: skip
         await self._remove_names([(a.host or "", a.new_name) for a in bad])
         for action in good:
             self._confirm(action)
@@ -127,15 +128,11 @@ class Rollout:
             await self._per_host(
                 _group([a for a in failed if not a.start_first], lambda a: a.old.host),
                 lambda a: start_replica(a.old.name),
-                lambda a: f"restored {a.old.name} on {a.old.host}",
+                lambda a: step_of(a, kind="restored", reason="its replacement failed", new=False),
             )  # fmt: skip
             good = [a for a in batch if a not in failed]
             await self._remove_names([(a.old.host, a.old.name) for a in good if a.old])
-            for action in good:
-                self.result.done.append(
-                    f"update {action.old.name} on {action.old.host} -> {action.new_name} on "
-                    f"{action.host} ({action.reason})"
-                )
+            self.result.done += [step_of(action) for action in good]
             failures += len(failed)
             too_many = failures / max(1, len(actions)) > policy.max_failure_ratio
             if failed and too_many and policy.failure_action != "continue":
@@ -148,7 +145,8 @@ class Rollout:
         try:
             await self.before_removal()
         except Exception as error:  # noqa: BLE001 - discovery lagging must not strand a rollout
-            self.result.failed.append(f"discovery not updated: {error}")
+            self.result.failed.append(Step("failed", self.spec.name, "", f"discovery not "
+                                           f"updated: {error}"))  # fmt: skip
 
     # -- effects ----------------------------------------------------------------------------
 
@@ -186,10 +184,7 @@ class Rollout:
         if self.on_confirm is not None:
             self.on_confirm(action.slot, action.epoch, action.host or "")
         if action.kind != "update":
-            where = f"{action.host}" + (
-                " port " + ",".join(f"{h}->{t}" for t, h in action.ports) if action.ports else ""
-            )
-            self.result.done.append(f"{action.kind} {action.new_name} on {where} ({action.reason})")
+            self.result.done.append(step_of(action))
 
     async def _remove_names(self, targets: Sequence[tuple[str, str]]) -> None:
         by_host: dict[str, list[str]] = {}
@@ -210,7 +205,7 @@ class Rollout:
         self,
         by_host: dict[str, list[Action]],
         command: Callable[[Action], Command],
-        describe: Callable[[Action], str] | None,
+        describe: Callable[[Action], Step] | None,
     ) -> list[tuple[Action, bool]]:
         """One script per host holding its actions' commands; all hosts at once. Failures are
         recorded per action; the others on that host still run."""
@@ -227,19 +222,33 @@ class Rollout:
                 if ok and describe is not None:
                     self.result.done.append(describe(action))
                 elif not ok:
-                    self.result.failed.append(
-                        f"{action.kind} slot {action.slot} on {connection.name}: "
-                        f"{_last_line(output) or f'exit status {status}'}"
-                    )
+                    why = _last_line(output) or f"exit status {status}"
+                    self.result.failed.append(_failure(action, connection.name, why))
 
         for outcome in await self.pool.each([h for h in by_host if h], one):
             if outcome.error is not None:
                 for action in by_host[outcome.host]:
                     outcomes.append((action, False))
-                    self.result.failed.append(
-                        f"{action.kind} slot {action.slot} on {outcome.host}: {outcome.error}"
-                    )
+                    self.result.failed.append(_failure(action, outcome.host, str(outcome.error)))
         return outcomes
+
+
+def step_of(action: Action, *, kind: str = "", reason: str = "", new: bool = True) -> Step:
+    """The step an action makes: about its new replica (`new`), else about the old one."""
+    old = action.old
+    was = {"old": old.name, "old_host": old.host} if old else {}
+    if new and action.host:
+        return Step(kind or action.kind, action.service, action.slot, reason or action.reason,
+                    host=action.host, epoch=action.epoch, container=action.new_name,
+                    ports=action.ports, **was)  # fmt: skip
+    return Step(kind or action.kind, action.service, action.slot, reason or action.reason,
+                host=old.host if old else "", epoch=old.epoch if old else 0,
+                container=old.name if old else "", **was)  # fmt: skip
+
+
+def _failure(action: Action, host: str, why: str) -> Step:
+    return step_of(action, kind="failed", reason=f"{action.kind}: {why}",
+                   new=bool(action.host) and action.host == host)  # fmt: skip
 
 
 def _group(actions: Sequence[Action], key: Callable[[Action], str]) -> dict[str, list[Action]]:

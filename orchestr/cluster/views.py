@@ -65,7 +65,7 @@ async def cluster_status(cluster, services) -> dict[str, Any]:  # noqa: ANN001
         current = [c for c in current_all if c.service == stored.name]
         out_services.append({
             "name": stored.name, "image": spec.image, "mode": spec.mode,
-            "desired": len(desired_slots(spec, view)),
+            "desired": len(desired_slots(spec, view.for_service(stored.hosts))),
             "running": sum(1 for c in current if c.running),
             "healthy": sum(1 for c in current if health.get(c.name) in ("healthy", "running")),
             "stale": len(mine) - len(current),

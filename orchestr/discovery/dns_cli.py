@@ -63,15 +63,14 @@ def render_command(zone_name: str, ttl: int, template: str | None, nameserver: s
     snapshots: list[Snapshot] = []
 
     async def work(cluster) -> int:  # noqa: ANN001
-        snapshots.append(await current_snapshot(cluster) if cluster is not None else Snapshot())
+        snapshots.append(await current_snapshot(cluster))
         return EXIT_OK
 
     store, close = _open_store(False, 0, "dns render")
     try:
-        hosts = sorted({h for s in store.services() for h in s.hosts})
         # The cluster logs progress to stdout, where the zone itself may be going.
         with contextlib.redirect_stdout(sys.stderr):
-            code = _with_cluster(flags, store, hosts, work)
+            code = _with_cluster(flags, store, work, publish=False)
     finally:
         close()
     previous = None

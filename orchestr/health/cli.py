@@ -60,43 +60,39 @@ def _print(report, as_json: bool) -> None:  # noqa: ANN001
     click.echo(f"{stamp} sweep {verdict} in {report.duration:.2f}s: {services or 'no services'}"
                + (f"; hosts not up: {', '.join(h + ' ' + report.hosts[h] for h in down)}"
                   if down else ""))  # fmt: skip
-    for line in report.actions:
+    for line in [*report.planned, *(a.text() for a in report.actions)]:
         click.echo(f"  {line}")
     for line in report.problems:
         click.echo(f"  problem: {line}")
 
 
 def _setup(flags: dict[str, Any]):  # noqa: ANN202
-    """The store, the candidate hosts (every stored service's), their connection settings."""
+    """The store and the inventory's hosts (None when no service is stored: nothing to do)."""
     from orchestr.store.store import Store, default_store_path
     from orchestr.targets import resolve_targets
 
     store = Store.open(default_store_path())
-    hosts = sorted({h for s in store.services() for h in s.hosts})
-    if not hosts:
+    if not store.services():
         return store, None
     if flags.get("timeout") is None:
         flags = {**flags, "timeout": 3.0}  # a sweep must not wait 10 s for a dead host
-    targets = resolve_targets(":".join(hosts), flags)
+    targets = resolve_targets("all", flags)
     warn([w for w in targets.warnings if "No hosts matched" not in w])
     return store, targets
 
 
-def _cluster(pool, store, targets, log):  # noqa: ANN001, ANN202
-    from orchestr.cluster.deploy import Candidate, Cluster
+def _cluster(pool, store, targets, flags: dict[str, Any], log):  # noqa: ANN001, ANN202
+    """The cluster handle of a sweep: its world from the store, publishing to HAProxy on the
+    LB hosts and the DNS zone file (nowhere with --report-only)."""
+    from orchestr.cluster.world import Cluster
+    from orchestr.discovery.publish import publisher_for
     from orchestr.store.store import command_line
 
-    candidates = [Candidate.of(targets.inventory.hosts[name]) for name in targets.names]
-    return Cluster(pool, store, candidates, command=command_line(), log=log)
-
-
-def _discovery(targets, flags: dict[str, Any]):  # noqa: ANN001, ANN202
-    """The discovery step of a sweep: HAProxy on the LB hosts and the DNS zone file."""
-    from orchestr.discovery.publish import publisher_for
-
-    return publisher_for(targets.inventory, lb_pattern=flags["lb_pattern"],
-                         zone_file=flags.get("zone_file"), zone=flags["zone"],
-                         report_only=flags["report_only"])  # fmt: skip
+    publisher = None if flags["report_only"] else publisher_for(
+        targets.inventory, lb_pattern=flags["lb_pattern"], zone_file=flags.get("zone_file"),
+        zone=flags["zone"])  # fmt: skip
+    return Cluster(pool, targets.inventory, store=store, publisher=publisher,
+                   command=command_line(), log=log)  # fmt: skip
 
 
 @click.command(name="sweep")
@@ -130,9 +126,8 @@ async def _sweep_once(store, targets, flags, as_json: bool):  # noqa: ANN001
 
     log = (lambda line: None) if as_json else (lambda line: click.echo(f"  {line}", err=True))
     async with Pool(targets.settings, targets.pool_options) as pool:
-        cluster = _cluster(pool, store, targets, log)
-        sweeper = Sweeper(cluster, _options(flags, observe_timeout=5.0), log,
-                          discovery=_discovery(targets, flags))  # fmt: skip
+        cluster = _cluster(pool, store, targets, flags, log)
+        sweeper = Sweeper(cluster, _options(flags, observe_timeout=5.0), log)
         report = await sweeper.sweep()
     _print(report, as_json)
     if flags.get("metrics_file"):
@@ -176,10 +171,9 @@ async def _watch(store, targets, flags, every: float, count: int, as_json: bool)
     lock = StoreLock(default_store_path())
     done = 0
     async with Pool(targets.settings, targets.pool_options) as pool:
-        cluster = _cluster(pool, store, targets, log)
+        cluster = _cluster(pool, store, targets, flags, log)
         # A dead host holds a sweep up this long at most; a slow one is not taken for dead.
-        sweeper = Sweeper(cluster, _options(flags, observe_timeout=max(2.0, 2 * every)), log,
-                          discovery=_discovery(targets, flags))  # fmt: skip
+        sweeper = Sweeper(cluster, _options(flags, observe_timeout=max(2.0, 2 * every)), log)
         while not count or done < count:
             started = time.monotonic()
             try:

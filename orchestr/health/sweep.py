@@ -12,12 +12,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from orchestr.cluster.deploy import HOSTS, Cluster
+from orchestr.cluster.deploy import Change, converge
 from orchestr.cluster.model import Container
-from orchestr.cluster.reconcile import ClusterView, reconcile
-from orchestr.cluster.rollout import Rollout
+from orchestr.cluster.reconcile import ClusterView
 from orchestr.cluster.spec import spec_from_dict
 from orchestr.cluster.spec_types import ServiceSpec
+from orchestr.cluster.steps import PublishChange, Step
+from orchestr.cluster.world import HOSTS, Cluster
 from orchestr.health.checks import HealthState, advance, probe_for
 from orchestr.store.store import HealthRecord
 
@@ -40,20 +41,29 @@ class SweepReport:
     duration: float = 0.0
     hosts: dict[str, str] = field(default_factory=dict)  # up | missing | down
     services: dict[str, dict[str, int]] = field(default_factory=dict)
-    actions: list[str] = field(default_factory=list)  # what was done (or would be)
+    steps: list[Step] = field(default_factory=list)  # replica actions done (or that would be)
+    published: list[PublishChange] = field(default_factory=list)  # what discovery changed
     problems: list[str] = field(default_factory=list)  # what could not be healed
-    relocations: int = 0
-    snapshot: Any = None  # the discovery snapshot after the sweep
+    planned: list[str] = field(default_factory=list)  # --report-only: what a sweep would do
+
+    @property
+    def actions(self) -> list[Step | PublishChange]:
+        return [*self.steps, *self.published]
+
+    @property
+    def relocations(self) -> int:
+        return sum(1 for s in self.steps if s.relocation)
 
     @property
     def exit_code(self) -> int:
         if self.problems:
             return EXIT_DEGRADED
-        return EXIT_HEALED if self.actions else EXIT_HEALTHY
+        return EXIT_HEALED if self.actions or self.planned else EXIT_HEALTHY
 
     def as_data(self) -> dict[str, Any]:
         return {"started": self.started, "seconds": round(self.duration, 3),
-                "hosts": self.hosts, "services": self.services, "actions": self.actions,
+                "hosts": self.hosts, "services": self.services,
+                "actions": [a.as_data() for a in self.actions], "planned": self.planned,
                 "problems": self.problems, "relocations": self.relocations,
                 "exit": self.exit_code}  # fmt: skip
 
@@ -89,12 +99,11 @@ def host_verdict(previous: HealthRecord | None, reachable: bool, now: float,
 
 class Sweeper:
     def __init__(self, cluster: Cluster, options: SweepOptions,
-                 log: Callable[[str], None] | None = None,
-                 discovery: Callable[[Cluster, SweepReport, frozenset[str]], Any] | None = None):  # fmt: skip
+                 log: Callable[[str], None] | None = None):  # fmt: skip
         self.cluster = cluster
         self.options = options
         self.log = log or (lambda line: None)
-        self.discovery = discovery  # renders and installs HAProxy/DNS from the snapshot
+        cluster.observe_timeout = options.observe_timeout
         # A watch loop's memory, so a sweep of an unchanged cluster is one round trip per host:
         # facts are re-read only every FACTS_EVERY sweeps, and the replicas known from the last
         # sweep are probed inside the observe script itself.
@@ -113,13 +122,10 @@ class Sweeper:
         self._judge_hosts(report)
         view = self.cluster.view()
         unhealthy, evict = await self._judge_replicas(view, specs, report)
-        view = replace(view, evict=evict)
-        for name in sorted(specs):
-            await self._heal(specs[name], view, report)
-        view = self.cluster.view() if report.actions and not self.options.report_only else view
-        if self.discovery is not None:
-            await self.discovery(self.cluster, report, frozenset(unhealthy))
-        self._count(view, specs, unhealthy, report)
+        self.cluster.unhealthy = frozenset(unhealthy)
+        await self._heal(services, specs, replace(view, evict=evict), report)
+        candidates = {s.name: s.hosts for s in services}
+        self._count(self.cluster.view(), specs, candidates, unhealthy, report)
         report.duration = time.monotonic() - clock
         return report
 
@@ -145,9 +151,7 @@ class Sweeper:
         store = self.cluster.store
         records = store.health(HOSTS)
         now = time.time()
-        for candidate in self.cluster.candidates:
-            name = candidate.name
-            seen = self.cluster.observations.get(name)
+        for name, seen in sorted(self.cluster.observations.items()):
             reachable = seen is not None and not isinstance(seen, Exception) and seen.docker_ok
             before = records.get(name)
             after = host_verdict(before, reachable, now, self.options)
@@ -251,7 +255,12 @@ class Sweeper:
         by_host: dict[str, list[Container]] = {}
         for c in replicas:
             by_host.setdefault(c.host, []).append(c)
-            report.actions.append(f"restart {c.name} on {c.host} (unhealthy)")
+            step = Step("restart", c.service, c.slot, "unhealthy", host=c.host, epoch=c.epoch,
+                        container=c.name, old=c.name, old_host=c.host)  # fmt: skip
+            if self.options.report_only:
+                report.planned.append(step.text())
+            else:
+                report.steps.append(step)
         if self.options.report_only or not by_host:
             return
 
@@ -282,35 +291,28 @@ class Sweeper:
 
     # -- healing ----------------------------------------------------------------------------
 
-    async def _heal(self, spec: ServiceSpec, view: ClusterView, report: SweepReport) -> None:
-        store = self.cluster.store
-        plan = reconcile(spec, view, self.cluster.record_of(spec.name))
-        for reason in plan.unplaced:
-            report.problems.append(f"{spec.name}: {reason}")
-        if not plan.actions:
-            return
-        if self.options.report_only:
-            report.actions += plan.lines()
-            return
-        result = await Rollout(self.cluster.pool, spec, plan, self.log,
-                               on_confirm=lambda slot, epoch, host: store.set_slot(
-                                   spec.name, slot, epoch, host)).run()  # fmt: skip
-        for slot in result.dropped:
-            store.set_slot(spec.name, slot, 0, "")
-        for line in result.done:
-            report.actions.append(line)
-            kind = line.split(" ", 1)[0]
-            if kind in ("lost", "migrate"):
-                report.relocations += 1
-            self._event({"fence": "fenced", "lost": "relocated", "migrate": "relocated",
-                         "restart": "replica restarted", "stop": "stopped", "place": "placed",
-                         "update": "updated"}.get(kind, kind), line, service=spec.name)  # fmt: skip
-        report.problems += [f"{spec.name}: {problem}" for problem in result.failed]
-        store.audit("heal", spec.name, plan.summary(), command=self.cluster.command)
+    async def _heal(self, services: list[Any], specs: dict[str, ServiceSpec], view: ClusterView,
+                    report: SweepReport) -> None:  # fmt: skip
+        """Every service through the one path, each on its own stored candidates, over this
+        sweep's observation; then discovery is published from the whole cluster."""
+        changes = [Change(specs[s.name], tuple(s.hosts), kind="heal", rollback=False,
+                          partial=True) for s in sorted(services, key=lambda s: s.name)]  # fmt: skip
+        outcome = await converge(self.cluster, changes, view=view,
+                                 check=self.options.report_only)  # fmt: skip
+        for result in outcome.reports:
+            plan = result.plan
+            if self.options.report_only and plan is not None:
+                report.planned += plan.lines()[: len(plan.actions)]
+            report.steps += result.steps
+            report.problems += [f"{result.service}: {r}" for r in plan.unplaced] if plan else []
+            report.problems += [f"{result.service}: {s.reason}" for s in result.failures]
+        report.published += outcome.published
+        report.problems += [f"discovery not updated: {p}" for p in outcome.discovery_problems]
 
     # -- report -----------------------------------------------------------------------------
 
-    def _count(self, view: ClusterView, specs: dict[str, ServiceSpec], unhealthy: set[str],
+    def _count(self, view: ClusterView, specs: dict[str, ServiceSpec],
+               candidates: dict[str, list[str]], unhealthy: set[str],
                report: SweepReport) -> None:  # fmt: skip
         from orchestr.cluster.reconcile import desired_slots
 
@@ -319,7 +321,7 @@ class Sweeper:
             mine = [c for c in current if c.service == name]
             running = [c for c in mine if c.running]
             report.services[name] = {
-                "desired": len(desired_slots(spec, view)),
+                "desired": len(desired_slots(spec, view.for_service(candidates[name]))),
                 "running": len(running),
                 "healthy": sum(1 for c in running if c.name not in unhealthy),
             }

@@ -116,10 +116,9 @@ def apply_command(playbooks: tuple[str, ...], check: bool, diff: bool, extra_var
                          start_at_task=start_at_task)  # fmt: skip
     console = Console(as_json=as_json, verbosity=verbose)
     runtime = _service_runtime(loaded, lock_wait, check, console)
-    options = replace(options, services=runtime)
     started = time.monotonic()
     try:
-        stats = asyncio.run(_run(loaded, inventory, targets, options, console))
+        stats = asyncio.run(_run(loaded, inventory, targets, options, console, runtime))
     finally:
         runtime.close()
     if as_json:
@@ -162,12 +161,20 @@ def _uses_services(playbook) -> bool:  # noqa: ANN001
     )  # fmt: skip
 
 
-async def _run(loaded, inventory, targets, options, console):  # noqa: ANN001
+async def _run(loaded, inventory, targets, options, console, runtime):  # noqa: ANN001
+    from orchestr.cluster.world import Cluster
+    from orchestr.discovery.publish import publisher_for
     from orchestr.playbook.runner import PlaybookRun
     from orchestr.transport.pool import Pool
 
     stats: dict = {}
     async with Pool(targets.settings, targets.pool_options) as pool:
+        # The cluster handle, assembled once for every play: the store is opened (and locked)
+        # on first use; a check run publishes nothing.
+        cluster = Cluster(pool, inventory, open_store=runtime.store, command=runtime.command,
+                          publisher=None if options.check else publisher_for(inventory),
+                          log=lambda line: console.event("progress", message=line))  # fmt: skip
+        options = replace(options, cluster=cluster)
         for playbook in loaded:
             run = PlaybookRun(playbook, inventory, pool, options, console)
             stats.update(await run.run())

@@ -27,9 +27,8 @@ from orchestr.playbook.templar import OMIT, LayeredVars, RenderedLayer, Templar,
 from orchestr.transport.base import Connection, Result, Unreachable
 from orchestr.transport.command import Become, Command, Shell
 from orchestr.transport.pool import Pool
-from orchestr.transport.settings import ConnectionSettings, settings_for
+from orchestr.transport.settings import inventory_settings
 
-LOCALHOSTS = ("localhost", "127.0.0.1", "::1")
 NO_LOG_MESSAGE = (
     "the output has been hidden due to the fact that 'no_log: true' was specified for this result"
 )
@@ -44,9 +43,9 @@ class RunOptions:
     tags: frozenset[str] = frozenset()
     skip_tags: frozenset[str] = frozenset()
     start_at_task: str | None = None
-    # The store and its lock for `service` tasks (orchestr.cluster.runtime.ServiceRuntime);
-    # None: opened with the defaults on first use.
-    services: Any = None
+    # The cluster handle for `service` tasks (orchestr.cluster.world.Cluster), built once by
+    # the caller; the engine hands it to modules and knows nothing else of the cluster.
+    cluster: Any = None
 
 
 @dataclass(frozen=True)
@@ -114,29 +113,14 @@ class PlaybookRun:
         self.stats: dict[str, Stats] = {}
         self.states: dict[str, HostState] = {}
         self._started = options.start_at_task is None
-        self._services = options.services
 
     # ---------------------------------------------------------------- plays and batches
 
     async def run(self) -> dict[str, Stats]:
-        try:
-            for play in self.playbook.plays:
-                await self.run_play(play)
-        finally:
-            if self.options.services is None and self._services is not None:
-                self._services.close()  # opened here, closed here; the CLI closes its own
+        for play in self.playbook.plays:
+            await self.run_play(play)
         self.console.event("recap", stats=self.stats)
         return self.stats
-
-    def services(self) -> Any:
-        """The store and lock for `service` tasks, opened on first use."""
-        if self._services is None:
-            from orchestr.cluster.runtime import ServiceRuntime
-
-            self._services = self.options.services or ServiceRuntime(
-                warn=lambda message: self.console.event("warning", message=message)
-            )
-        return self._services
 
     async def run_play(self, play: Play) -> None:
         self.play = play
@@ -904,7 +888,7 @@ class HostContext:
         target = self._delegated or self.host
         pool = self._run.pool
         if target not in pool.settings:
-            pool.settings[target] = delegate_settings(target, self._run.inventory)
+            pool.settings[target] = inventory_settings(target, self._run.inventory)
         return await pool.connection(target)
 
     def _become(self) -> bool | Become | None:
@@ -974,25 +958,19 @@ class HostContext:
     def evaluate(self, condition: Any) -> Any:
         return self._templar.evaluate(condition)
 
-    def cluster(self) -> Any:
-        from orchestr.cluster.deploy import Candidate, Cluster
-
+    @property
+    def play_hosts(self) -> list[str]:
+        """The play's hosts still in it (Ansible's ansible_play_hosts): not failed, reachable."""
         run = self._run
-        runtime = run.services()
-        store = runtime.store()
-        candidates = []
-        for name in run.play_hosts_all:
-            state = run.states.get(name)
-            if state is not None and (state.failed or state.unreachable):
-                continue
-            candidates.append(Candidate.of(run.inventory.hosts[name]))
-        from orchestr.discovery.publish import publisher_for
+        return [name for name in run.play_hosts_all
+                if not ((state := run.states.get(name)) and (state.failed or state.unreachable))]  # fmt: skip
 
-        cluster = Cluster(run.pool, store, candidates, command=runtime.command,
-                          log=lambda line: run.console.event("progress", message=line))  # fmt: skip
-        if not self.check_mode:
-            cluster.publisher = publisher_for(run.inventory)
-        return cluster
+    def cluster(self) -> Any:
+        """The run's cluster handle, its commands escalated as this task's are."""
+        handle = self._run.options.cluster
+        if handle is None:
+            raise ModuleError("this run has no cluster: service tasks need `orchestr apply`")
+        return handle.using(become=self._become())
 
     async def push_image(self, image: str) -> dict[str, Any]:
         from orchestr.images.push import push_image
@@ -1007,12 +985,3 @@ class HostContext:
         return {"changed": not pushed.skipped, "layers_sent": pushed.layers_sent,
                 "layers_total": pushed.layers_total, "bytes_sent": pushed.bytes_sent,
                 "image_id": pushed.image_id}  # fmt: skip
-
-
-def delegate_settings(name: str, inventory: Inventory) -> ConnectionSettings:
-    host = inventory.hosts.get(name)
-    if host is not None:
-        return settings_for(name, host.vars)
-    if name in LOCALHOSTS:
-        return ConnectionSettings(name=name, connection="local")
-    return settings_for(name, {})

@@ -79,6 +79,12 @@ class Pool:
             ),
         )
 
+    def know(self, settings: ConnectionSettings) -> None:
+        """Settings for a host this run had not planned to reach (a delegate, a host of the
+        cluster outside the play); the command line's overrides apply as to the others."""
+        if settings.name not in self.settings:
+            self.settings[settings.name] = self._apply_cli(settings)
+
     async def __aenter__(self) -> Pool:
         return self
 
@@ -172,3 +178,46 @@ class Pool:
         await asyncio.gather(*(close_one(t) for t in self._connections.values()),
                              return_exceptions=True)  # fmt: skip
         self._connections.clear()
+
+
+class EscalatedConnection:
+    """A connection whose commands run with `become` unless a command asks otherwise."""
+
+    def __init__(self, connection: Connection, become: bool | Become):
+        self._connection = connection
+        self._become = become
+        self.name = connection.name
+
+    async def run(self, command, *, become: bool | Become | None = None, **options):  # noqa: ANN001, ANN201
+        return await self._connection.run(
+            command, become=self._become if become is None else become, **options
+        )
+
+    async def put(self, source: bytes | str, remote_path: str, mode: int = 0o644) -> None:
+        await Connection.put(self, source, remote_path, mode)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - everything else is the connection's
+        return getattr(self._connection, name)
+
+
+class EscalatedPool:
+    """The pool as a play with `become` sees it: the same connections, each command escalated
+    as the play's tasks are (a play's become reaches the cluster's observe, rollout and
+    publish, not only -b or the inventory's ansible_become)."""
+
+    def __init__(self, pool: Pool, become: bool | Become):
+        self._pool = pool
+        self._become = become
+
+    async def connection(self, name: str) -> EscalatedConnection:
+        return EscalatedConnection(await self._pool.connection(name), self._become)
+
+    async def each(
+        self, names: Iterable[str], work: Callable[[Connection], Awaitable[T]]
+    ) -> list[Outcome]:
+        return await self._pool.each(
+            names, lambda connection: work(EscalatedConnection(connection, self._become))
+        )
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - settings, forget, facts...: the pool's
+        return getattr(self._pool, name)

@@ -217,3 +217,17 @@ def settings_for(name: str, variables: Mapping[str, Any]) -> ConnectionSettings:
         become=become,
         warnings=warnings,
     )
+
+
+LOCALHOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def inventory_settings(name: str, inventory: Any) -> ConnectionSettings:
+    """How to reach `name`: from its inventory vars when the inventory knows it; an unknown
+    localhost is reached locally, as Ansible's implicit localhost is."""
+    host = inventory.hosts.get(name) if inventory is not None else None
+    if host is not None:
+        return settings_for(name, host.vars)
+    if name in LOCALHOSTS:
+        return ConnectionSettings(name=name, connection="local")
+    return settings_for(name, {})

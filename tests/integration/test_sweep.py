@@ -76,8 +76,9 @@ class Cluster:
         actions: list[str] = []
         for _ in range(tries):
             _, report = self.sweep(*extra)
-            actions += report["actions"]
-            if any(a.startswith(prefix) for a in report["actions"]):
+            done = [a["text"] for a in report["actions"]]
+            actions += done
+            if any(a.startswith(prefix) for a in done):
                 return actions
             time.sleep(0.5)
         raise AssertionError(f"no sweep did {prefix!r}: {actions}")
@@ -133,8 +134,8 @@ def test_a_crashed_replica_is_restarted_in_place(cluster: Cluster):
     cluster.ssh(victim["host"], f"docker kill {victim['name']}")
     code, report = cluster.sweep()
     assert code == 1
-    assert any(a.startswith(f"restart {victim['name']} on {victim['host']}")
-               for a in report["actions"]), report  # fmt: skip
+    assert any(a["kind"] == "restart" and a["container"] == victim["name"]
+               and a["host"] == victim["host"] for a in report["actions"]), report  # fmt: skip
     cluster.sweep_until(0)
     names = {r["name"] for r in cluster.current()}
     assert victim["name"] in names  # the same container, on the same host
@@ -194,7 +195,7 @@ def test_a_sweep_killed_midway_is_completed_by_the_next(cluster: Cluster):
 
     cluster.lab("restart", victim["host"])
     reports = cluster.sweep_until(0, 20)
-    fenced = [a for r in reports for a in r["actions"] if a.startswith("fence ")]
+    fenced = [a["text"] for r in reports for a in r["actions"] if a["kind"] == "fence"]
     assert fenced and victim["name"] in fenced[0]
     assert len(cluster.current()) == 2
     assert sorted(_serving(cluster).values()) == [1, 1]  # the stale copy no longer serves
@@ -211,6 +212,6 @@ def test_a_partitioned_host_is_replaced_then_fenced_on_heal(cluster: Cluster):
         cluster.lab("heal", victim["host"])
     # Back on the network with its old copy still running: the sweep fences it.
     reports = cluster.sweep_until(0, 20)
-    fenced = [a for r in reports for a in r["actions"] if a.startswith("fence ")]
+    fenced = [a["text"] for r in reports for a in r["actions"] if a["kind"] == "fence"]
     assert fenced and victim["name"] in fenced[0]
     assert sorted(_serving(cluster).values()) == [1, 1]

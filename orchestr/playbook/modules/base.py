@@ -98,9 +98,14 @@ class ModuleContext(Protocol):
         """Ship a controller image to the target host as `orchestr image push` does."""
         ...
 
+    @property
+    def play_hosts(self) -> list[str]:
+        """The play's hosts still in it (Ansible's ansible_play_hosts)."""
+        ...
+
     def cluster(self) -> Any:
-        """The services' world for a run_once module (orchestr.cluster.deploy.Cluster): the
-        play's hosts as candidates, the pool, and the store, locked for this run."""
+        """The run's cluster handle (orchestr.cluster.world.Cluster), its commands escalated as
+        this task's are: connections, the store (locked for this run) and discovery."""
         ...
 
 

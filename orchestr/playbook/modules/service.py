@@ -1,7 +1,7 @@
 """`service`: a declared service, placed and kept on the play's hosts.
 
 It acts once per play (as `run_once`), with every host of the play as a candidate: observe
-them all, reconcile the spec against what runs, then start, replace or remove replicas (rolling,
+the whole cluster (every host the store knows, and these), reconcile the spec against what runs, then start, replace or remove replicas (rolling,
 health-gated updates). `--check` shows the plan without acting; `--diff` adds the spec change.
 
 Note: Ansible's `service` module manages system services (systemd); orchestr needs no init
@@ -32,9 +32,12 @@ async def service(args: dict[str, Any], ctx: ModuleContext) -> ModuleResult:
         spec = parse_service(args, location=getattr(ctx, "location", ""))
     except SpecError as error:
         raise ModuleError(f"{error}" + (f" (hint: {error.hint})" if error.hint else "")) from None
+    from orchestr.cluster.deploy import Change, converge
+
     cluster = ctx.cluster()
     stored = cluster.store.get_service(spec.name)  # before: the diff shows what this run changes
-    report = await cluster.deploy(spec, check=ctx.check_mode)
+    done = await converge(cluster, [Change(spec, tuple(ctx.play_hosts))], check=ctx.check_mode)
+    (report,) = done.reports
     result = ModuleResult(changed=report.changed, failed=report.failed,
                           msg=report.message or (report.plan.summary() if report.plan else ""),
                           data=report.as_data())  # fmt: skip

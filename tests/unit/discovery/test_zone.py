@@ -310,7 +310,7 @@ def test_render_command_prints_only_the_zone_on_stdout(tmp_path: Path,
 
     wanted = snapshot(service("api", endpoint("api", "1", "web1", 30001)))
 
-    def fake_with_cluster(flags, store, hosts, work):  # noqa: ANN001, ANN202
+    def fake_with_cluster(flags, store, work, publish=True):  # noqa: ANN001, ANN202
         import asyncio
 
         click.echo("  observing web1")  # as Cluster(log=...) does

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from orchestr.cluster.model import Container, HostView, Resources
 from orchestr.cluster.reconcile import ClusterView, SlotRecord, reconcile
+from orchestr.cluster.steps import PublishChange, Step
 from orchestr.cluster.spec import parse_service
 from orchestr.health.sweep import SweepOptions, SweepReport, host_verdict, metrics_text, started_at
 from orchestr.store.store import HealthRecord
@@ -64,7 +65,9 @@ def test_started_at_reads_docker_timestamps() -> None:
 
 
 def test_metrics_are_in_the_textfile_format() -> None:
-    report = SweepReport(started=1795320000.0, duration=0.25, relocations=2,
+    moved = [Step(kind, "web", slot, "host n2 is down", host="n1") for kind, slot in
+             (("lost", "1"), ("migrate", "2"), ("place", "3"))]  # fmt: skip
+    report = SweepReport(started=1795320000.0, duration=0.25, steps=moved,
                          hosts={"n1": "up", "n2": "down"},
                          services={"web": {"desired": 3, "running": 2, "healthy": 1}})  # fmt: skip
     text = metrics_text(report)
@@ -81,9 +84,13 @@ def test_metrics_are_in_the_textfile_format() -> None:
 
 
 def test_report_exit_codes() -> None:
+    restart = Step("restart", "web", "1", "unhealthy", host="n1", container="web.1.e1")
+    reload = PublishChange("haproxy", "lb1", "reloaded")
     assert SweepReport().exit_code == 0
-    assert SweepReport(actions=["restart x"]).exit_code == 1
-    assert SweepReport(actions=["restart x"], problems=["no room"]).exit_code == 2
+    assert SweepReport(steps=[restart]).exit_code == 1
+    assert SweepReport(published=[reload]).exit_code == 1
+    assert SweepReport(planned=["restart web.1.e1 on n1"]).exit_code == 1
+    assert SweepReport(steps=[restart], problems=["no room"]).exit_code == 2
 
 
 SPEC = parse_service({"name": "web", "image": "demo:1", "replicas": 2, "max_per_host": 1})
