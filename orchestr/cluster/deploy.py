@@ -226,16 +226,15 @@ async def _rollout(cluster: Cluster, spec: ServiceSpec, plan: ServicePlan,
         if done.discovery_problems:
             raise RuntimeError("; ".join(done.discovery_problems))
 
+    # A dropped slot is kept with no host: its epoch stays monotonic if the slot comes back
+    # (scale up), so a copy left on a partitioned host can never pass for current.
+    epochs = {a.slot: a.old.epoch for a in plan.bucket("stop") if a.old}
     result = await Rollout(
         cluster.pool, spec, plan, cluster.log,
         on_confirm=lambda slot, epoch, host: store.set_slot(spec.name, slot, epoch, host),
         before_removal=before_removal if cluster.publisher is not None else None,
+        on_drop=lambda slot: store.set_slot(spec.name, slot, epochs.get(slot, 0), ""),
     ).run()  # fmt: skip
-    plan_epochs = {a.slot: a.old.epoch for a in plan.bucket("stop") if a.old}
-    for slot in result.dropped:
-        # Kept with no host: the epoch stays monotonic if the slot comes back (scale up), so
-        # a copy left on a partitioned host can never pass for current.
-        store.set_slot(spec.name, slot, plan_epochs.get(slot, 0), "")
     for step in [*result.done, *result.failed]:
         cluster.log(step.text())
         store.record_event(EVENT_KINDS.get(step.kind, step.kind), step.text(),

@@ -44,7 +44,8 @@ class RolloutResult:
 class Rollout:
     def __init__(self, pool: Pool, spec: ServiceSpec, plan: ServicePlan, log: Log,
                  on_confirm: Callable[[str, int, str], None] | None = None,
-                 before_removal: Callable[[], Awaitable[None]] | None = None):  # fmt: skip
+                 before_removal: Callable[[], Awaitable[None]] | None = None,
+                 on_drop: Callable[[str], None] | None = None):  # fmt: skip
         self.pool = pool
         self.spec = spec
         self.plan = plan
@@ -53,15 +54,23 @@ class Rollout:
         # Discovery catches up (new replicas in, old ones out of HAProxy and DNS) before the
         # replicas they replace are removed, so clients are never sent to a gone container.
         self.before_removal = before_removal
+        self.on_drop = on_drop  # the store retires a slot a scale-down drops
         self.result = RolloutResult()
 
     async def run(self) -> RolloutResult:
         plan = self.plan
         removals = [*plan.bucket("fence"), *plan.bucket("stop")]
-        await self.remove(removals)
         self.result.dropped = [
             a.slot for a in plan.bucket("stop") if a.slot not in plan.slots_after
         ]
+        if self.result.dropped:
+            # A dropped slot's replica is still an endpoint: retired first and discovery told,
+            # so no client is sent to it once it is gone.
+            for slot in self.result.dropped:
+                if self.on_drop is not None:
+                    self.on_drop(slot)
+            await self._publish()
+        await self.remove(removals)
         await self.restart(plan.bucket("restart"))
         moves = [*plan.bucket("place"), *plan.bucket("lost"), *plan.bucket("migrate")]
         await self.start_new(moves, monitor=0.0)

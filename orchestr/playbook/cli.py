@@ -150,7 +150,7 @@ def _uses_services(playbook) -> bool:  # noqa: ANN001
             if isinstance(item, Block):
                 if walk((*item.block, *item.rescue, *item.always)):
                     return True
-            elif item.module in ("service", "orchestr.service"):
+            elif item.module == "orchestr.cluster.service":
                 return True
         return False
 
