@@ -72,7 +72,7 @@ DEPLOY_PLAYBOOK = """\
 - hosts: nodes
   gather_facts: false
   tasks:
-    - service:
+    - orchestr.cluster.service:
         name: {service}
         image: {image}
         replicas: {replicas}

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestr.cluster.spec import ARGUMENTS as SERVICE_ARGUMENTS
 from orchestr.errors import Location, ParseError, ParseErrors
 from orchestr.inventory.yaml_loader import duplicate_key_policy
 from orchestr.playbook import keywords as kw
@@ -295,6 +296,7 @@ class _Context:
     handlers: bool = False
     imported_roles: list[RoleCall] | None = None
     chain: tuple[str, ...] = ()  # files being imported, for the cycle guard
+    collections: tuple[str, ...] = ()  # where short module names are looked up first
 
     def derive(self, **changes: Any) -> _Context:
         return dataclasses.replace(self, **changes)
@@ -305,6 +307,10 @@ class _Pair:
     key: str
     key_node: Node
     value: Node
+
+
+# Arguments only orchestr's container service takes (Ansible's `service` shares name, state).
+_ORCHESTR_SERVICE_ONLY = frozenset(SERVICE_ARGUMENTS) - {"name", "state"}
 
 
 # Task/Block fields an import (import_tasks, import_role, a role's keywords) passes to each
@@ -557,7 +563,8 @@ class _Loader:
         hosts = self.hosts(doc, values["hosts"].value)
         base_dir = os.path.dirname(doc.path)
         imported_roles: list[RoleCall] = []
-        context = _Context(base_dir=base_dir, imported_roles=imported_roles, chain=(doc.path,))
+        context = _Context(base_dir=base_dir, imported_roles=imported_roles, chain=(doc.path,),
+                           collections=self.collections(doc, values.get("collections")))  # fmt: skip
         fields: dict[str, Any] = {}
 
         def value(key: str) -> Any:
@@ -860,8 +867,23 @@ class _Loader:
             result.extend(self.task_or_block(doc, item, context))
         return result
 
+    def collections(self, doc: Document, pair: _Pair | None) -> tuple[str, ...]:
+        """A `collections:` list (play, block, task or role meta): names to look short module
+        names up in, in order."""
+        if pair is None or is_null(pair.value):
+            return ()
+        raw = self.data(doc, pair.value)
+        if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+            self.error("collections must be a list of collection names", doc.where(pair.value),
+                       f"e.g. `collections: [{modules.ORCHESTR_COLLECTION}]`")  # fmt: skip
+            return ()
+        return tuple(raw)
+
     def task_or_block(self, doc: Document, node: Mapping, context: _Context) -> list[TaskOrBlock]:
         pairs = self.pairs(doc, node)
+        for pair in pairs:
+            if pair.key == "collections":
+                context = context.derive(collections=self.collections(doc, pair))
         keys = {pair.key for pair in pairs}
         if keys & {"block", "rescue", "always"}:
             block = self.block(doc, node, pairs, context)
@@ -896,7 +918,7 @@ class _Loader:
                     )
                 continue
             hint = _suggest(pair.key, kw.ANSIBLE_BLOCK)
-            if self.module_known(modules.canonical_name(pair.key)):
+            if self.module_known(modules.resolve(pair.key, context.collections)):
                 hint = "modules go in tasks under block:, rescue: or always:"
             self.error(
                 f"{pair.key!r} is not a valid attribute for a Block",
@@ -977,7 +999,8 @@ class _Loader:
 
         # Which key is the module: action/local_action, else the one key that is no keyword.
         action = values.get("action") or values.get("local_action")
-        found = [p for p in candidates if self.module_known(modules.canonical_name(p.key))]
+        found = [p for p in candidates
+                 if self.module_known(modules.resolve(p.key, context.collections))]  # fmt: skip
         removed = [p for p in candidates if p.key in kw.REMOVED]
         unknown = [p for p in candidates if p not in found and p not in removed]
         broken = False
@@ -1006,7 +1029,9 @@ class _Loader:
             for pair in unknown:
                 keyword = _suggest(pair.key, known)
                 module_hint = _suggest(modules.canonical_name(pair.key), self.module_names())
-                if alone or (module_hint and not keyword):
+                if modules.resolve(pair.key) == "service":
+                    self.ansible_service(doc, pair)
+                elif alone or (module_hint and not keyword):
                     self.error(
                         f"couldn't resolve module/action {pair.key!r}",
                         doc.where(pair.key_node),
@@ -1033,14 +1058,14 @@ class _Loader:
         if broken:
             pass
         elif action:
-            parsed = self.action_args(doc, action)
+            parsed = self.action_args(doc, action, context)
             if parsed is None:
                 broken = True
             else:
                 module, args, module_node = parsed
         else:
             pair = found[0]
-            module = modules.canonical_name(pair.key)
+            module = modules.resolve(pair.key, context.collections)
             module_node = pair.value
             parsed_args = self.module_args(doc, module, pair.value)
             if parsed_args is None:
@@ -1153,7 +1178,30 @@ class _Loader:
         )
         return None
 
-    def action_args(self, doc: Document, pair: _Pair) -> tuple[str, dict[str, Any], Node] | None:
+    def ansible_service(self, doc: Document, pair: _Pair) -> None:
+        """`service:` is Ansible's (system services). When its arguments are orchestr's own
+        (a container service), say how to write orchestr's task instead."""
+        raw = self.data(doc, pair.value)
+        ours = sorted(set(raw) & _ORCHESTR_SERVICE_ONLY) if isinstance(raw, dict) else []
+        full = f"{modules.ORCHESTR_COLLECTION}.service"
+        if ours:
+            self.error(
+                f"{pair.key!r} is Ansible's system service module, but these arguments are "
+                f"orchestr's container service's: {', '.join(ours)}",
+                doc.where(pair.key_node),
+                f"write `{full}:`, or add `collections: [{modules.ORCHESTR_COLLECTION}]` to "
+                "the play to use the short name",
+            )
+        else:
+            self.error(
+                f"couldn't resolve module/action {pair.key!r}: Ansible's service module is not "
+                "implemented by orchestr yet",
+                doc.where(pair.key_node),
+                f"for orchestr's container service write `{full}:`",
+            )
+
+    def action_args(self, doc: Document, pair: _Pair,
+                    context: _Context) -> tuple[str, dict[str, Any], Node] | None:  # fmt: skip
         raw = self.data(doc, pair.value)
         if isinstance(raw, dict):
             name = raw.get("module")
@@ -1167,7 +1215,7 @@ class _Loader:
             rest = rest.strip()
             if rest:
                 try:
-                    args = parse_kv(rest, self.free_form(modules.canonical_name(name)))
+                    args = parse_kv(rest, self.free_form(modules.resolve(name, context.collections)))
                 except ValueError:
                     self.error(
                         "failed at splitting arguments, either an unbalanced jinja2 block or quotes",
@@ -1178,7 +1226,7 @@ class _Loader:
         else:
             self.error(f"{pair.key} needs a module name", doc.where(pair.value))
             return None
-        module = modules.canonical_name(name)
+        module = modules.resolve(name, context.collections)
         if not self.module_known(module):
             self.error(
                 f"couldn't resolve module/action {name!r}",
@@ -1469,6 +1517,14 @@ class _Loader:
         )
         return [*deps, call]
 
+    def role_collections(self, role_path: str) -> tuple[str, ...]:
+        path = _first_existing(_yaml_names(os.path.join(role_path, "meta", "main")))
+        doc = self.document(path) if path is not None else None
+        if doc is None or not isinstance(doc.root, Mapping):
+            return ()
+        found = next((p for p in self.pairs(doc, doc.root) if p.key == "collections"), None)
+        return self.collections(doc, found)
+
     def role_meta(self, role_path: str) -> tuple[Document | None, Node | None]:
         path = _first_existing(_yaml_names(os.path.join(role_path, "meta", "main")))
         if path is None:
@@ -1506,7 +1562,9 @@ class _Loader:
             )
             return None
         path = os.path.abspath(path)
-        context = _Context(base_dir=base_dir, role=name, role_path=path)
+        # A role looks short names up in its own meta's collections, not the play's (Ansible).
+        context = _Context(base_dir=base_dir, role=name, role_path=path,
+                           collections=self.role_collections(path))  # fmt: skip
 
         def part(folder: str, base: str) -> str | None:
             return _first_existing(_yaml_names(os.path.join(path, folder, base)))

@@ -28,7 +28,7 @@ PLAYBOOK = """
 - hosts: nodes
   gather_facts: false
   tasks:
-    - service:
+    - orchestr.cluster.service:
         name: web
         image: orchestr-demo:1
         replicas: 4

@@ -27,13 +27,13 @@ PLAYBOOK = """
   gather_facts: false
   tasks:
     - name: database
-      service:
+      orchestr.cluster.service:
         name: db
         image: orchestr-demo:1
         replicas: 1
         constraints: ["zone == a"]
     - name: api
-      service:
+      orchestr.cluster.service:
         name: api
         image: "{{ image | default('orchestr-demo:1') }}"
         replicas: "{{ replicas | default(6) }}"

@@ -157,6 +157,10 @@ def module(
     return register
 
 
+# orchestr's own tasks live in a collection of their own, so Ansible's names stay Ansible's.
+ORCHESTR_COLLECTION = "orchestr.cluster"
+
+
 def canonical_name(name: str) -> str:
     for prefix in PREFIXES:
         if name.startswith(prefix):
@@ -164,9 +168,22 @@ def canonical_name(name: str) -> str:
     return name
 
 
+def resolve(name: str, collections: tuple[str, ...] = ()) -> str:
+    """The registry name a task's module key means, by Ansible's lookup rule: a full name is
+    itself (ansible.builtin.x is x); a short name is looked up in the collections the play
+    lists, in order, then among Ansible's own (ansible.builtin, ansible.legacy)."""
+    load_all()
+    if "." in name:
+        return name if name in REGISTRY else canonical_name(name)
+    for collection in collections:
+        if f"{collection}.{name}" in REGISTRY:
+            return f"{collection}.{name}"
+    return name
+
+
 def lookup(name: str) -> Module | None:
     load_all()
-    return REGISTRY.get(canonical_name(name))
+    return REGISTRY.get(resolve(name))
 
 
 _LOADED: list[bool] = []  # a module file may be imported on its own first: not a full load

@@ -1,18 +1,25 @@
-"""`service`: a declared service, placed and kept on the play's hosts.
+"""`orchestr.cluster.service`: a declared service, placed and kept on the play's hosts.
 
 It acts once per play (as `run_once`), with every host of the play as a candidate: observe
 the whole cluster (every host the store knows, and these), reconcile the spec against what runs, then start, replace or remove replicas (rolling,
 health-gated updates). `--check` shows the plan without acting; `--diff` adds the spec change.
 
-Note: Ansible's `service` module manages system services (systemd); orchestr needs no init
-system on hosts, so the name means a container service here."""
+Ansible's `service` (system services) keeps its name: this task is written
+`orchestr.cluster.service:`, or `service:` in a play that lists `collections: [orchestr.cluster]`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from orchestr.cluster.spec import ARGUMENTS, SpecError, parse_service
-from orchestr.playbook.modules.base import Arg, ModuleContext, ModuleError, ModuleResult, module
+from orchestr.playbook.modules.base import (
+    ORCHESTR_COLLECTION,
+    Arg,
+    ModuleContext,
+    ModuleError,
+    ModuleResult,
+    module,
+)
 
 ARGS = {name: Arg(type=kind, required=name == "name") for name, kind in ARGUMENTS.items()}
 
@@ -26,7 +33,7 @@ def validate(args: dict[str, Any]) -> list[tuple[str, str, str]]:
     return []
 
 
-@module("service", args=ARGS, run_once=True, validate=validate)
+@module(f"{ORCHESTR_COLLECTION}.service", args=ARGS, run_once=True, validate=validate)
 async def service(args: dict[str, Any], ctx: ModuleContext) -> ModuleResult:
     try:
         spec = parse_service(args, location=getattr(ctx, "location", ""))

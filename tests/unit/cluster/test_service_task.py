@@ -25,7 +25,7 @@ def test_a_bad_literal_spec_fails_at_load_time_with_its_location(tmp_path: Path)
     path = write(tmp_path, """\
         - hosts: all
           tasks:
-            - service:
+            - orchestr.cluster.service:
                 name: api
                 image: demo:1
                 constraints: ["zone = a"]
@@ -40,7 +40,7 @@ def test_each_spec_problem_is_named_by_its_field(tmp_path: Path) -> None:
     path = write(tmp_path, """\
         - hosts: all
           tasks:
-            - service: {name: api, image: demo:1, update: {order: sideways}}
+            - orchestr.cluster.service: {name: api, image: demo:1, update: {order: sideways}}
         """)  # fmt: skip
     with pytest.raises((ParseError, ParseErrors)) as caught:
         load_playbook(path)
@@ -53,20 +53,87 @@ def test_a_templated_spec_waits_for_run_time(tmp_path: Path) -> None:
     path = write(tmp_path, """\
         - hosts: all
           tasks:
-            - service:
+            - orchestr.cluster.service:
                 name: api
                 image: "demo:{{ version }}"
                 ports: ["{{ port }}:80"]
         """)  # fmt: skip
     (play,) = load_playbook(path).plays
-    assert play.tasks[0].module == "service"
+    assert play.tasks[0].module == "orchestr.cluster.service"
+
+
+def test_the_short_name_is_orchestrs_only_where_the_play_lists_the_collection(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, """\
+        - hosts: all
+          collections: [orchestr.cluster]
+          tasks:
+            - service: {name: api, image: demo:1}
+            - block:
+                - service: {name: web, image: demo:1}
+        - hosts: all
+          tasks:
+            - block:
+                - service: {name: db, image: demo:1}
+              collections: [orchestr.cluster]
+            - ansible.builtin.debug: {msg: hi}
+        """)  # fmt: skip
+    first, second = load_playbook(path).plays
+    assert first.tasks[0].module == "orchestr.cluster.service"
+    assert first.tasks[1].block[0].module == "orchestr.cluster.service"
+    assert second.tasks[0].block[0].module == "orchestr.cluster.service"
+    assert second.tasks[1].module == "debug"
+
+
+def test_a_role_looks_short_names_up_in_its_own_meta_collections(tmp_path: Path) -> None:
+    role = tmp_path / "roles" / "app"
+    (role / "tasks").mkdir(parents=True)
+    (role / "meta").mkdir()
+    (role / "tasks" / "main.yml").write_text("- service: {name: app, image: demo:1}\n")
+    (role / "meta" / "main.yml").write_text("collections: [orchestr.cluster]\n")
+    path = write(tmp_path, """\
+        - hosts: all
+          roles: [app]
+        """)  # fmt: skip
+    (play,) = load_playbook(path).plays
+    assert play.roles[0].tasks[0].module == "orchestr.cluster.service"
+
+
+@pytest.mark.parametrize("key", ["service", "ansible.builtin.service"])
+def test_a_service_task_with_orchestrs_arguments_and_no_collection_is_refused(
+    tmp_path: Path, key: str
+) -> None:
+    path = write(tmp_path, f"""\
+        - hosts: all
+          tasks:
+            - {key}: {{name: api, image: demo:1, replicas: 2}}
+        """)  # fmt: skip
+    with pytest.raises((ParseError, ParseErrors)) as caught:
+        load_playbook(path)
+    (line,) = caught.value.lines()
+    assert f"{path}:3:" in line and "image, replicas" in line
+    assert "orchestr.cluster.service:" in line and "collections: [orchestr.cluster]" in line
+
+
+def test_ansibles_service_is_not_routed_to_orchestrs_task(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+        - hosts: all
+          collections: [orchestr.cluster]
+          tasks:
+            - ansible.builtin.service: name=nginx state=started enabled=yes
+        """)  # fmt: skip
+    with pytest.raises((ParseError, ParseErrors)) as caught:
+        load_playbook(path)
+    (line,) = caught.value.lines()
+    assert "'ansible.builtin.service'" in line and "not implemented by orchestr yet" in line
 
 
 def test_unknown_service_argument_gets_a_suggestion(tmp_path: Path) -> None:
     path = write(tmp_path, """\
         - hosts: all
           tasks:
-            - service: {name: api, image: demo:1, replica: 3}
+            - orchestr.cluster.service: {name: api, image: demo:1, replica: 3}
         """)  # fmt: skip
     with pytest.raises((ParseError, ParseErrors)) as caught:
         load_playbook(path)
