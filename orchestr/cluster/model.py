@@ -17,6 +17,8 @@ LABEL_CPUS = "orchestr.cpus"
 LABEL_MEMORY = "orchestr.memory-mb"
 LABEL_PORTS = "orchestr.ports"  # "80:8080,443:8443" (container:host) for discovery and health
 MANAGED_BY = "orchestr"
+# docker states in which a container holds its reservation and ports.
+LIVE_STATES = frozenset({"running", "restarting", "created", "paused"})
 
 
 def slot_key(slot: str) -> tuple[int, str]:
@@ -121,7 +123,7 @@ def usage_from(
     for host, ports in (ports_in_use or {}).items():
         usage.setdefault(host, HostUsage()).ports.update(ports)
     for container in containers:
-        if container.state in ("running", "restarting", "created", "paused"):
+        if container.state in LIVE_STATES:
             host_ports = tuple(host_port for _, host_port in container.ports)
             usage.setdefault(container.host, HostUsage()).add(
                 container.service, container.reserved, host_ports

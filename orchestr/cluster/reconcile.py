@@ -12,7 +12,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from orchestr.cluster.constraints import satisfies
-from orchestr.cluster.model import Container, HostUsage, HostView, slot_key, usage_from
+from orchestr.cluster.model import (
+    LIVE_STATES,
+    Container,
+    HostUsage,
+    HostView,
+    slot_key,
+    usage_from,
+)
 from orchestr.cluster.scheduler import Assignment, PlacementRequest, place
 from orchestr.cluster.spec import spec_hash
 from orchestr.cluster.spec_types import ServiceSpec
@@ -206,7 +213,8 @@ def reconcile(
         elif not c.running:
             actions.append(Action("restart", spec.name, slot, _not_running(c), old=c))
             keep.append(c)
-            _hold(usage, c, stopped_too=True)  # it will run again: its ports and memory are taken
+            if c.state not in LIVE_STATES:  # a live one is counted already
+                _hold(usage, c)  # it will run again: its ports and memory are taken
         else:
             keep.append(c)
 
@@ -317,7 +325,7 @@ def _missing(
 
 
 def _release(usage: dict[str, HostUsage], c: Container | None) -> None:
-    if c is None or c.state not in ("running", "restarting", "created", "paused"):
+    if c is None or c.state not in LIVE_STATES:
         return
     host_usage = usage.get(c.host)
     if host_usage is not None:
@@ -406,7 +414,8 @@ def _place_updates(
                 done.append(replace(action, host=assignment.host, ports=assignment.ports))
                 continue
             # Nowhere fits the new spec: the old replica stays and the update is owed.
-            _hold(usage, old)
+            if old.state in LIVE_STATES:
+                _hold(usage, old)
             stuck.append(old)
             message = place(request_for(spec, 1), hosts, usage).message
             unplaced.append(f"slot {action.slot} ({action.reason}): {message}")
@@ -429,7 +438,5 @@ def _place_one(
     return None
 
 
-def _hold(usage: dict[str, HostUsage], c: Container, *, stopped_too: bool = False) -> None:
-    if not stopped_too and c.state not in ("running", "restarting", "created", "paused"):
-        return
+def _hold(usage: dict[str, HostUsage], c: Container) -> None:
     usage.setdefault(c.host, HostUsage()).add(c.service, c.reserved, tuple(p for _, p in c.ports))

@@ -1,9 +1,11 @@
 """Reconcile: a spec, what runs and the store's slot record -> a plan in named buckets. One test per
-kind of drift (exact bucket, slot, reason, host and epoch), the plan's shape, and the property that
-carrying a plan out converges in one step (reconciling the result asks for nothing more)."""
+kind of drift (exact bucket, slot, reason, host and epoch), the plan's shape, and properties over
+generated clusters (hosts down or suspect, candidates, other services): the plan respects them, and
+carrying it out converges in one step (reconciling the result asks for nothing more)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from typing import Any
 
@@ -11,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestr.cluster.model import Container, HostView, Resources
+from orchestr.cluster.model import Container, HostUsage, HostView, Resources
 from orchestr.cluster.reconcile import (
     BUCKETS,
     Action,
@@ -377,6 +379,19 @@ def test_a_replica_to_restart_keeps_its_port_and_reservation():
     assert plan.bucket("place")[0].host == "h2"
 
 
+@pytest.mark.parametrize("state", ["created", "paused", "restarting"])
+def test_a_live_replica_to_restart_is_counted_once(state):
+    spec = service(replicas=2, resources={"cpus": 0.5})
+    waiting = replica(spec, "1", 1, "h1", state=state)
+    plan = plan_for(spec, (host("h1", cpus=1),), (waiting,), records(("1", 1, "h1")))
+    assert plan.usage_after["h1"].reserved == Resources(1, 0)  # 2 x 0.5 cpus, not 3
+    assert [(a.kind, a.slot, a.host) for a in plan.actions] == [
+        ("restart", "1", None),
+        ("place", "2", "h1"),
+    ]
+    assert plan.unplaced == ()
+
+
 def test_an_exited_replica_with_another_spec_is_updated_not_restarted():
     spec = service(image="app:2")
     old = replica(spec, "1", 1, "h1", made_of=OLD, state="exited", exit_code=1)
@@ -633,6 +648,11 @@ def test_actions_in_a_bucket_follow_the_natural_slot_order():
 
 SLOTS = [str(i) for i in range(1, 7)]
 STATES = ["running", "running", "exited", "created", "paused", "restarting"]
+LIVE = ("running", "restarting", "created", "paused")  # states that hold resources and ports
+NEW = ("place", "lost", "migrate", "update")  # the kinds that start a new replica
+BIG = Resources(64, 65536)
+CAPACITIES = [BIG, BIG, Resources(2, 1024), Resources(1, 256)]
+OTHER_RESERVED = [Resources(0, 0), Resources(0.5, 64), Resources(1, 256)]
 
 
 def carry_out(
@@ -648,7 +668,7 @@ def carry_out(
                 result[key] = replace(action.old, state="running")
                 continue
             del result[key]
-        if action.kind in ("place", "lost", "migrate", "update"):
+        if action.kind in NEW:
             assert action.host is not None
             key = (action.host, action.new_name)
             assert key not in result, f"{action.new_name} already runs on {action.host}"
@@ -657,16 +677,32 @@ def carry_out(
                 epoch=action.epoch, spec_hash=plan.spec_hash, reserved=spec.resources,
                 ports=action.ports,
             )  # fmt: skip
-    return sorted(result.values(), key=lambda c: (c.slot, c.host))
+    return sorted(result.values(), key=lambda c: (c.slot, c.host, c.name))
 
 
 @st.composite
-def cluster_states(draw: st.DrawFn, mode: str) -> tuple[ServiceSpec, ClusterView, dict]:
-    names = [f"h{i}" for i in range(1, draw(st.integers(1, 4)) + 1)]
-    drained = draw(st.sets(st.sampled_from(names), max_size=len(names) - 1))
+def cluster_states(
+    draw: st.DrawFn, mode: str, troubled: bool = False
+) -> tuple[ServiceSpec, ClusterView, dict]:
+    """A service, a cluster and a slot record. `troubled` adds what a real cluster also has:
+    hosts down (declared) or suspect (unreachable, not yet declared), small hosts, other
+    services' containers and busy ports, and a view narrowed to some candidate hosts. As in
+    reality, containers are only seen on reachable hosts; the record may still point anywhere."""
+    count = draw(st.integers(2, 5) if troubled else st.integers(1, 4))
+    names = [f"h{i}" for i in range(1, count + 1)]
+    if troubled:
+        health = {n: draw(st.sampled_from(["up", "up", "up", "down", "suspect"])) for n in names}
+        drained = draw(st.sets(st.sampled_from(names), max_size=2))
+        capacity = {n: draw(st.sampled_from(CAPACITIES)) for n in names}
+    else:
+        health = dict.fromkeys(names, "up")
+        drained = draw(st.sets(st.sampled_from(names), max_size=len(names) - 1))
+        capacity = dict.fromkeys(names, BIG)
     hosts = tuple(
-        HostView(n, capacity=Resources(64, 65536), schedulable=n not in drained) for n in names
+        HostView(n, capacity=capacity[n], up=health[n] == "up", schedulable=n not in drained)
+        for n in names
     )
+    reachable = [n for n in names if health[n] == "up"]
     args: dict[str, Any] = {
         "name": "web",
         "image": draw(st.sampled_from(["app:1", "app:2"])),
@@ -685,15 +721,17 @@ def cluster_states(draw: st.DrawFn, mode: str) -> tuple[ServiceSpec, ClusterView
     spec = parse_service(args)
     made_of = st.sampled_from([spec_hash(spec), OLD])
     slot = st.sampled_from(SLOTS)
-    where = st.sampled_from(names)
-    entries = draw(
-        st.lists(
-            st.tuples(slot, st.integers(1, 4), where, made_of, st.sampled_from(STATES)),
-            max_size=10,
-            # docker names are unique per host: one (slot, epoch) per host
-            unique_by=lambda e: (e[2] if mode == "global" else e[0], e[1], e[2]),
+    entries = []
+    if reachable:
+        seen_on = st.sampled_from(reachable)
+        entries = draw(
+            st.lists(
+                st.tuples(slot, st.integers(1, 4), seen_on, made_of, st.sampled_from(STATES)),
+                max_size=10,
+                # docker names are unique per host: one (slot, epoch) per host
+                unique_by=lambda e: (e[2] if mode == "global" else e[0], e[1], e[2]),
+            )
         )
-    )
     containers = []
     for index, (n, epoch, on, made, state) in enumerate(entries):
         slot_name = on if mode == "global" else n  # a global replica's slot is its host
@@ -713,45 +751,207 @@ def cluster_states(draw: st.DrawFn, mode: str) -> tuple[ServiceSpec, ClusterView
                 ports=ports,
             )
         )
+    ports_in_use: dict[str, tuple[int, ...]] = {}
+    if troubled and reachable:
+        rows = draw(
+            st.lists(
+                st.tuples(
+                    st.sampled_from(["api", "db"]), st.sampled_from(SLOTS[:3]),
+                    st.integers(1, 2), st.sampled_from(reachable), st.sampled_from(STATES),
+                    st.sampled_from(OTHER_RESERVED), st.sampled_from([0, 30000, 30001, 30002]),
+                ),
+                max_size=6,
+                unique_by=lambda r: (r[0], r[1], r[2], r[3]),
+            )
+        )  # fmt: skip
+        # Two live containers never publish one host port.
+        bound = {(c.host, p) for c in containers if c.state in LIVE for _, p in c.ports}
+        for svc, n, epoch, on, state, reserved, port in rows:
+            if state in LIVE and (on, port) in bound:
+                port = 0
+            elif state in LIVE:
+                bound.add((on, port))
+            containers.append(
+                Container(
+                    host=on, name=f"{svc}.{n}.e{epoch}", service=svc, slot=n, epoch=epoch,
+                    spec_hash="0th3r0th3r0t", state=state, reserved=reserved,
+                    ports=((80, port),) if port else (),
+                )
+            )  # fmt: skip
+        busy = st.sets(st.sampled_from([22, 30000, 30001, 30003]), max_size=2)
+        ports_in_use = {n: tuple(sorted(draw(busy))) for n in reachable}
     record_slots = names if mode == "global" else SLOTS
+    # A retired slot's record has no host; records on unreachable hosts are made likelier.
+    unreachable = [n for n in names if health[n] != "up"]
+    record_hosts = st.sampled_from(names + [""] + 2 * unreachable if troubled else names)
     record = draw(
-        st.dictionaries(st.sampled_from(record_slots), st.tuples(st.integers(1, 4), where))
+        st.dictionaries(st.sampled_from(record_slots), st.tuples(st.integers(1, 4), record_hosts))
     )
     record = {s: SlotRecord(s, epoch, on) for s, (epoch, on) in record.items()}
-    return spec, ClusterView(hosts, tuple(containers)), record
+    view = ClusterView(
+        hosts,
+        tuple(containers),
+        ports_in_use,
+        suspect=frozenset(n for n in names if health[n] == "suspect"),
+    )
+    if troubled and draw(st.booleans()):
+        view = view.for_service(set(names) - draw(st.sets(st.sampled_from(names), max_size=2)))
+    return spec, view, record
 
 
-def check_converges(spec: ServiceSpec, view: ClusterView, record: dict) -> None:
+def wanted_slots(spec: ServiceSpec, view: ClusterView) -> list[str]:
+    """Replicated: 1..N. Global: the candidate hosts that are up, not drained and have room
+    beside the other services (the port range always has a free port here)."""
+    if spec.mode != "global":
+        return [str(i) for i in range(1, spec.replicas + 1)]
+    others = [c for c in view.containers if c.service != spec.name and c.state in LIVE]
+    return [
+        h.name
+        for h in view.placeable
+        if h.up
+        and h.schedulable
+        and (
+            sum((c.reserved for c in others if c.host == h.name), Resources()) + spec.resources
+        ).fits_within(h.capacity)
+    ]
+
+
+def unplaced_slots(plan: ServicePlan) -> set[str]:
+    """The slots named by the plan's unplaced reasons ("slot 2 (...): ..." or "slot h1: ...")."""
+    return {r.removeprefix("slot ").split(" ", 1)[0].removesuffix(":") for r in plan.unplaced}
+
+
+def check_converges(
+    spec: ServiceSpec, view: ClusterView, record: dict, *, must_place: bool = False
+) -> None:
+    """The plan respects the world (hosts down, suspect, drained or not candidates, other
+    services, capacity and ports) and, when nothing is owed or waited for, carrying it out
+    converges: reconciling the result asks for nothing more."""
     plan = reconcile(spec, view, record)
-    assert plan.unplaced == ()
+    lines = plan.lines()
+    if must_place:
+        assert plan.unplaced == (), lines
+    by_name = {h.name: h for h in view.hosts}
+    suspect = set(view.suspect)
+    down = {h.name for h in view.hosts if not h.up} - suspect
+    candidates = {h.name for h in view.placeable}
+    fit_for_new = {h.name for h in view.placeable if h.up and h.schedulable} - suspect
+    mine = [c for c in view.containers if c.service == spec.name]
+    wanted = wanted_slots(spec, view)
+    unplaced = unplaced_slots(plan)
+
+    # Only this service's containers, only what was seen, and new replicas only where they may go.
+    for action in plan.actions:
+        assert action.service == spec.name, lines
+        if action.old is not None:
+            assert action.old in mine, lines
+            assert action.old.host not in suspect | down, lines
+        if action.kind in NEW:
+            assert action.host in fit_for_new, lines
+    for c in plan.keep:
+        assert c in mine, lines
+        assert c.host in candidates and by_name[c.host].schedulable, lines
+
+    # A container on a reachable host that is not a candidate is never kept: it is migrated,
+    # stopped or fenced, or its move is owed (unplaced).
+    acted_on = {(a.old.host, a.old.name): a.kind for a in plan.actions if a.old is not None}
+    for c in mine:
+        if c.host not in candidates:
+            assert c not in plan.keep, lines
+            kind = acted_on.get((c.host, c.name))
+            owed = kind is None and c.slot in unplaced
+            assert kind in ("migrate", "stop", "fence") or owed, (c, lines)
+
+    # Suspect hosts are waited for; slots recorded on down hosts are lost and replaced.
+    seen = {(c.slot, c.epoch) for c in mine}
+    for slot, known in record.items():
+        if known.host in suspect:
+            replaced = [a for a in plan.actions if a.slot == slot and a.kind in ("place", "lost")]
+            assert not replaced, lines
+            if slot in wanted and (slot, known.epoch) not in seen:
+                assert slot not in unplaced, lines
+                assert plan.slots_after.get(slot) == known, lines  # owed, not forgotten
+        if known.host in down and slot in wanted and (slot, known.epoch) not in seen:
+            lost = [a for a in plan.actions if a.slot == slot and a.kind == "lost"]
+            assert [a.reason for a in lost] == [f"host {known.host} is down"] or (
+                not lost and slot in unplaced
+            ), (slot, lines)
+            if not lost:
+                assert plan.slots_after.get(slot) == known, lines
+
+    # Carried out, new replicas fit their hosts counting every service, and take free ports.
     after = carry_out(plan, spec, view.containers)
-    schedulable = {h.name for h in view.hosts if h.schedulable}
-    if spec.mode == "global":
-        wanted = sorted(schedulable)
-    else:
-        wanted = [str(i) for i in range(1, spec.replicas + 1)]
-    assert sorted(c.slot for c in after) == sorted(wanted), plan.lines()
-    for c in after:
-        assert c.spec_hash == plan.spec_hash and c.running, plan.lines()
-        assert c.host in schedulable
+    started = {(a.host, a.new_name) for a in plan.actions if a.kind in NEW}
+    new = [c for c in after if (c.host, c.name) in started]
+    assert len(new) == len(started)
+    for on in {c.host for c in new}:
+        live = [c for c in after if c.host == on and c.state in LIVE]
+        used = sum((c.reserved for c in live), Resources())
+        assert used.fits_within(by_name[on].capacity), (on, used, lines)
+    # A host's busy ports include those its containers publish: a removed one frees its own.
+    removed = [a.old for a in plan.actions if a.old is not None and a.kind != "restart"]
+    freed = {(c.host, p) for c in removed for _, p in c.ports}
+    for c in new:
+        for _, port in c.ports:
+            busy = view.ports_in_use.get(c.host, ())
+            assert port not in busy or (c.host, port) in freed, (c, lines)
+            taken = [
+                o for o in after
+                if o is not c and o.host == c.host and o.state in LIVE
+                and port in (p for _, p in o.ports)
+            ]  # fmt: skip
+            assert not taken, (c, taken, lines)
+    # What the plan expects each host to carry is what runs there once it is carried out.
+    for h in view.hosts:
+        live = [c for c in after if c.host == h.name and c.state in LIVE]
+        expected = plan.usage_after.get(h.name, HostUsage())
+        carried = sum((c.reserved for c in live), Resources())
+        assert abs(expected.reserved.cpus - carried.cpus) < 1e-9, (h.name, lines)
+        assert expected.reserved.memory_mb == carried.memory_mb, (h.name, lines)
+        assert expected.containers == len(live), (h.name, lines)
+        assert expected.per_service == dict(Counter(c.service for c in live)), (h.name, lines)
+    assert [c for c in after if c.service != spec.name] == sorted(
+        (c for c in view.containers if c.service != spec.name),
+        key=lambda c: (c.slot, c.host, c.name),
+    )
+
+    if suspect or plan.unplaced:
+        return  # something is waited for or owed: the next run has work left
+    mine_after = [c for c in after if c.service == spec.name]
+    assert sorted(c.slot for c in mine_after) == sorted(wanted), lines
+    for c in mine_after:
+        assert c.spec_hash == plan.spec_hash and c.running, lines
+        assert c.host in fit_for_new
         if spec.mode == "global":
             assert c.host == c.slot
-    ports = [(c.host, port) for c in after for _, port in c.ports]
+    ports = [(c.host, port) for c in mine_after for _, port in c.ports]
     assert len(ports) == len(set(ports)), "two replicas publish one host port"
-    assert plan.slots_after == {c.slot: SlotRecord(c.slot, c.epoch, c.host) for c in after}
+    assert plan.slots_after == {c.slot: SlotRecord(c.slot, c.epoch, c.host) for c in mine_after}
     again = reconcile(spec, replace(view, containers=tuple(after)), plan.slots_after)
     assert again.actions == () and again.unplaced == (), again.lines()
-    assert sorted(again.keep, key=lambda c: (c.slot, c.host)) == after
+    assert sorted(again.keep, key=lambda c: (c.slot, c.host, c.name)) == mine_after
     assert again.slots_after == plan.slots_after
 
 
 @settings(max_examples=300, deadline=None)
 @given(cluster_states("replicated"))
 def test_a_replicated_service_converges_in_one_plan(state):
-    check_converges(*state)
+    check_converges(*state, must_place=True)
 
 
 @settings(max_examples=200, deadline=None)
 @given(cluster_states("global"))
 def test_a_global_service_converges_in_one_plan(state):
+    check_converges(*state, must_place=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(cluster_states("replicated", troubled=True))
+def test_a_replicated_service_respects_down_suspect_and_other_hosts(state):
+    check_converges(*state)
+
+
+@settings(max_examples=150, deadline=None)
+@given(cluster_states("global", troubled=True))
+def test_a_global_service_respects_down_suspect_and_other_hosts(state):
     check_converges(*state)
