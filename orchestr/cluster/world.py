@@ -13,7 +13,7 @@ from typing import Any
 from orchestr.cluster.model import Container, HostView, Resources
 from orchestr.cluster.observe import HostObservation, observe_hosts
 from orchestr.cluster.reconcile import ClusterView, SlotRecord
-from orchestr.store.store import Store
+from orchestr.store.interface import StateStore
 from orchestr.transport.command import Become
 from orchestr.transport.pool import EscalatedPool, Pool
 from orchestr.transport.settings import inventory_settings
@@ -41,8 +41,8 @@ class Cluster:
     and the CLI verbs. The store may be opened lazily (`open_store`): a playbook takes the
     store's lock only once it manages services."""
 
-    def __init__(self, pool: Pool, inventory: Any, *, store: Store | None = None,
-                 open_store: Callable[[], Store] | None = None, publisher: Any = None,
+    def __init__(self, pool: Pool, inventory: Any, *, store: StateStore | None = None,
+                 open_store: Callable[[], StateStore] | None = None, publisher: Any = None,
                  log: Log | None = None, command: str = "orchestr"):  # fmt: skip
         self.raw_pool = pool
         self.pool: Pool | EscalatedPool = pool
@@ -60,7 +60,7 @@ class Cluster:
         self._left_out: set[str] = set()
 
     @property
-    def store(self) -> Store:
+    def store(self) -> StateStore:
         if self._store is None:
             if self._open_store is None:
                 raise RuntimeError("this cluster handle has no store")

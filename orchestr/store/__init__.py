@@ -1,5 +1,7 @@
-"""The controller's state (a sqlite file) and the lock that lets one run act at a time."""
+"""The controller's state behind the StateStore interface (sqlite today), opened with open_store,
+and the lock that lets one run act at a time."""
 
+from orchestr.store.interface import StateStore, StoreURL, open_store, parse_store_url
 from orchestr.store.lock import Holder, LockHeld, StoreLock
 from orchestr.store.store import (
     AuditEntry,
@@ -21,9 +23,13 @@ __all__ = [
     "Holder",
     "LockHeld",
     "SlotRecord",
+    "StateStore",
     "Store",
     "StoreError",
     "StoreLock",
+    "StoreURL",
     "StoredService",
     "default_store_path",
+    "open_store",
+    "parse_store_url",
 ]
