@@ -222,9 +222,10 @@ async def _rollout(cluster: Cluster, spec: ServiceSpec, plan: ServicePlan,
     store = cluster.store
 
     async def before_removal() -> None:
+        known = len(done.discovery_problems)
         await _publish(cluster, done)
-        if done.discovery_problems:
-            raise RuntimeError("; ".join(done.discovery_problems))
+        if len(done.discovery_problems) > known:  # the rollout says so with its step
+            raise RuntimeError("; ".join(done.discovery_problems[known:]))
 
     # A dropped slot is kept with no host: its epoch stays monotonic if the slot comes back
     # (scale up), so a copy left on a partitioned host can never pass for current.
