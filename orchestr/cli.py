@@ -37,6 +37,7 @@ SUBCOMMANDS = {
     "cron": "orchestr.health.cli:cron_command",
     "events": "orchestr.health.cli:events_command",
     "scenario": "orchestr.scenario.cli:scenario",
+    "vault": "orchestr.vault.cli:vault",
 }
 
 
@@ -63,8 +64,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=argv, prog_name="orchestr", standalone_mode=False)
     except OrchestrError as error:
+        from orchestr.vault.secret import mask
+
         for line in error.lines():
-            click.echo(f"ERROR: {line}", err=True)
+            click.echo(f"ERROR: {mask(line)}", err=True)
         sys.exit(error.exit_code)
     except click.exceptions.Abort:
         click.echo("ERROR: interrupted", err=True)

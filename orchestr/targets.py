@@ -36,7 +36,9 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     ]  # fmt: skip
     for decorator in reversed(decorators):
         command = decorator(command)
-    return command
+    from orchestr.vault.options import vault_options
+
+    return vault_options(command)  # group_vars/host_vars may be vault-encrypted
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,10 @@ def resolve_targets(pattern: str, flags: dict[str, Any]) -> Targets:
     """Load the inventory, select hosts, build their connection settings: all before any host is
     touched, so bad input fails as one line with nothing half done."""
     from orchestr.inventory import load_inventory
+    from orchestr.vault.options import keyring_from_flags
 
     sources = list(flags["sources"]) or _default_sources()
+    keyring_from_flags(flags, inline="auto")  # vault passwords, before any file is read
     inventory = load_inventory(sources)
     selection = inventory.select(pattern, flags.get("limit"))
     warnings = [*inventory.warnings, *selection.warnings]

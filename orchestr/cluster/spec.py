@@ -66,7 +66,7 @@ def parse_service(args: Mapping[str, Any], location: str = "") -> ServiceSpec:
     if not image and state == "present":
         raise SpecError("image", "required", "e.g. image: orchestr-demo:1")
     env = _string_map(args, "env")
-    secret_env = frozenset(str(n) for n in _list(args, "secret_env"))
+    secret_env = frozenset(str(n) for n in _list(args, "secret_env")) | _vaulted_names(args)
     mode = _choice(args, "mode", MODES, "replicated")
     replicas = _int(args, "replicas", 1, minimum=0)
     if mode == "global" and "replicas" in args:
@@ -172,6 +172,16 @@ def spec_from_dict(data: Mapping[str, Any]) -> ServiceSpec:
         state=data.get("state", "present"),
         location=data.get("location", ""),
     )
+
+
+def _vaulted_names(args: Mapping[str, Any]) -> frozenset[str]:
+    """Env names whose value holds a decrypted vault value: secret, as if declared so."""
+    from orchestr.vault.secret import contains_secret
+
+    env = args.get("env")
+    if not isinstance(env, Mapping):
+        return frozenset()
+    return frozenset(str(k) for k, v in env.items() if contains_secret(v))
 
 
 def masked_env(spec: ServiceSpec) -> dict[str, str]:

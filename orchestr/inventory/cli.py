@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from orchestr.errors import OptionsError
@@ -16,6 +18,7 @@ from orchestr.inventory.render import (
     list_hosts,
     yaml_list_data,
 )
+from orchestr.vault.options import keyring_from_flags, vault_options
 
 
 def _warn(messages: tuple[str, ...] | list[str]) -> None:
@@ -34,6 +37,7 @@ def _warn(messages: tuple[str, ...] | list[str]) -> None:
 @click.option("--vars", "show_vars", is_flag=True, help="With --graph: show variables.")
 @click.option("-y", "--yaml", "as_yaml", is_flag=True, help="With --list/--host: YAML output.")
 @click.argument("group", required=False)
+@vault_options
 def inventory_command(
     sources: tuple[str, ...],
     do_list: bool,
@@ -45,6 +49,7 @@ def inventory_command(
     show_vars: bool,
     as_yaml: bool,
     group: str | None,
+    **vault_flags: Any,
 ) -> None:
     """Show an Ansible inventory as ansible-inventory would."""
     actions = sum([do_list, do_graph, host is not None, hosts_pattern is not None])
@@ -63,11 +68,13 @@ def inventory_command(
     if not sources:
         raise OptionsError("no inventory source given", hint="pass -i FILE, -i DIR or -i 'h1,h2,'")
 
+    # As ansible-inventory: files encrypted whole are decrypted; inline !vault values are
+    # printed encrypted, except by --graph --vars, which shows them decrypted.
+    keyring_from_flags(vault_flags, inline="decrypt" if do_graph and show_vars else "keep")
     inventory = load_inventory(list(sources), playbook_dir=playbook_dir)
     _warn(inventory.warnings)
-    click.echo(
-        _run(inventory, do_list, do_graph, host, hosts_pattern, limit, show_vars, as_yaml, group)
-    )
+    text = _run(inventory, do_list, do_graph, host, hosts_pattern, limit, show_vars, as_yaml, group)
+    click.echo(text, nl=not text.endswith("\n"))  # YAML ends with its newline already
 
 
 def _run(

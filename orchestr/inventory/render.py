@@ -9,6 +9,7 @@ import yaml
 
 from orchestr.inventory.model import Inventory
 from orchestr.inventory.values import UnsafeText, VaultText, dumps_like_ansible
+from orchestr.vault.secret import VaultSecret
 
 
 def list_data(inventory: Inventory, available: Collection[str] | None = None) -> dict[str, Any]:
@@ -93,6 +94,18 @@ class _Dumper(yaml.SafeDumper):
 _Dumper.add_representer(UnsafeText, lambda d, v: d.represent_scalar("!unsafe", str(v)))
 _Dumper.add_representer(VaultText, lambda d, v: d.represent_scalar("!vault", str(v), style="|"))
 _Dumper.add_multi_representer(Mapping, lambda d, v: d.represent_dict(dict(v)))
+
+
+def _represent_vault_secret(dumper: yaml.SafeDumper, value: Any) -> yaml.Node:
+    # A decrypted value (orchestr.vault.VaultSecret): inline !vault ones are shown encrypted,
+    # values of a file encrypted whole as plain strings, as ansible-inventory shows them.
+    ciphertext = getattr(value, "ciphertext", None)
+    if ciphertext:
+        return dumper.represent_scalar("!vault", ciphertext, style="|")
+    return dumper.represent_str(str(value))
+
+
+_Dumper.add_representer(VaultSecret, _represent_vault_secret)
 
 
 def dump_yaml(data: Any) -> str:

@@ -35,25 +35,28 @@ class _AnsibleLegacyEncoder(json.JSONEncoder):
         return super().default(o)
 
     def encode(self, o: Any) -> str:
-        return super().encode(_mark_special(o) if self.markers else o)
+        return super().encode(_mark_special(o, unsafe=self.markers))
 
 
 class _PlainEncoder(_AnsibleLegacyEncoder):
-    # `ansible-inventory --host` prints !unsafe and !vault strings as plain text.
+    # `ansible-inventory --host` prints !unsafe strings as plain text (!vault ones as markers).
     markers = False
 
 
-def _mark_special(value: Any) -> Any:
+def _mark_special(value: Any, unsafe: bool = True) -> Any:
     # json calls default() only for unknown types, and str subclasses are "known", so the
     # markers have to be put in place before encoding.
     if isinstance(value, UnsafeText):
-        return {"__ansible_unsafe": str(value)}
+        return {"__ansible_unsafe": str(value)} if unsafe else str(value)
     if isinstance(value, VaultText):
         return {"__ansible_vault": str(value)}
+    if isinstance(value, str) and getattr(value, "ciphertext", None):
+        # A decrypted inline !vault value (orchestr.vault.VaultSecret): shown encrypted.
+        return {"__ansible_vault": value.ciphertext}  # type: ignore[attr-defined]
     if isinstance(value, Mapping):
-        return {k: _mark_special(v) for k, v in value.items()}
+        return {k: _mark_special(v, unsafe) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_mark_special(v) for v in value]
+        return [_mark_special(v, unsafe) for v in value]
     return value
 
 

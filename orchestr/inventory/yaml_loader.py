@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from orchestr.errors import Location, ParseError
-from orchestr.inventory.values import UnsafeText, VaultText
+from orchestr.inventory.values import UnsafeText
 
 # libyaml does the scanning in C; construction stays in Python so our hooks still apply.
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -134,7 +134,13 @@ def _construct_unsafe(loader: _InventoryLoader, node: yaml.Node) -> Any:
 
 
 def _construct_vault(loader: _InventoryLoader, node: yaml.Node) -> Any:
-    return VaultText(loader.construct_scalar(node))
+    # Decrypted now with the command's vault passwords (orchestr.vault.loading), or kept as
+    # VaultText when the command only shows the inventory.
+    from orchestr.vault.loading import inline_value
+
+    mark = node.start_mark
+    where = Location(loader.path, mark.line + 1, mark.column + 1)
+    return inline_value(loader.construct_scalar(node), where)
 
 
 _InventoryLoader.add_constructor("!unsafe", _construct_unsafe)
@@ -171,6 +177,11 @@ def load_yaml_text(text: str, path: str) -> tuple[Any, list[str]]:
 
 def load_data_text(text: str, path: str) -> tuple[Any, list[str]]:
     """JSON first, then YAML, as Ansible's data loader does for every vars or inventory file."""
+    if type(text) is not str:  # decrypted by read_text: every value of the file is a secret
+        from orchestr.vault.loading import file_data
+
+        data, warnings = load_data_text(str(text), path)
+        return file_data(data, text), warnings
     try:
         return json.loads(text), []
     except ValueError:
@@ -178,10 +189,15 @@ def load_data_text(text: str, path: str) -> tuple[Any, list[str]]:
 
 
 def read_text(path: str) -> str:
-    """A file's text, or a ParseError naming the file."""
+    """A file's text, or a ParseError naming the file; a vault-encrypted file is decrypted."""
     try:
         with open(path, encoding="utf-8") as handle:
-            return handle.read()
+            text = handle.read()
+            if text.startswith("$ANSIBLE_VAULT;"):
+                from orchestr.vault.loading import decrypt_file_text
+
+                return decrypt_file_text(text, path)
+            return text
     except UnicodeDecodeError as error:
         raise ParseError(
             f"file is not valid UTF-8 (byte {error.start})", location=Location(path)

@@ -25,13 +25,15 @@ def parse_extra_vars(values: tuple[str, ...]) -> dict:
 
     import yaml
 
+    from orchestr.vault.loading import load_vars_text
+
     merged: dict = {}
     for value in values:
         text = value.strip()
         if text.startswith("@"):
             try:
                 with open(text[1:], encoding="utf-8") as handle:
-                    data = yaml.safe_load(handle) or {}
+                    data = load_vars_text(handle.read(), text[1:]) or {}
             except OSError as error:
                 raise OptionsError(
                     f"cannot read extra vars file {text[1:]}: {error.strerror}"
@@ -92,7 +94,12 @@ def apply_command(playbooks: tuple[str, ...], check: bool, diff: bool, extra_var
     could not be parsed, 5 bad options.
     """
     from orchestr.playbook.loader import load_playbook
+    from orchestr.vault.options import keyring_from_flags
 
+    # Vault values are decrypted as files load (orchestr.vault); checking and listing leave
+    # inline ones encrypted, as ansible-playbook does not need them then.
+    listing = syntax_check or list_hosts or list_tasks
+    keyring_from_flags(flags, inline="keep" if listing else "decrypt")
     # Everything is loaded and checked before any host is touched.
     loaded = [load_playbook(path) for path in playbooks]
     variables = parse_extra_vars(extra_vars)

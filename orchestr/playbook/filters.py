@@ -4,20 +4,30 @@ Each one follows ansible-core 2.19's behaviour (checked against it in the unit t
 differ on purpose it says so: the set filters (union, intersect, difference,
 symmetric_difference) keep the input order instead of Python set order, which Ansible leaves
 arbitrary.
+
+Every one is also reachable as ``ansible.builtin.NAME`` and ``ansible.legacy.NAME``, and the
+playbook's filter_plugins/ and test_plugins/ come first for short names: names.py resolves
+them, plugins.py loads the plugin files.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime
+import glob
 import hashlib
 import itertools
 import json
+import math
 import ntpath
 import operator
 import os
 import random as _random
 import re
 import shlex
+import time
+import urllib.parse
+import uuid
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any
 
@@ -492,6 +502,350 @@ def shuffle(values: Any, seed: Any = None) -> list:
     return values
 
 
+# --------------------------------------------------------------------------------------------
+# comment
+
+
+_COMMENT_STYLES: dict[str, dict[str, str]] = {
+    "plain": {"decoration": "# "},
+    "erlang": {"decoration": "% "},
+    "c": {"decoration": "// "},
+    "cblock": {"beginning": "/*", "decoration": " * ", "end": " */"},
+    "xml": {"beginning": "<!--", "decoration": " - ", "end": "-->"},
+}
+
+
+def comment(text: Any, style: str = "plain", **options: Any) -> str:
+    """Ansible's ``comment`` filter: `text` as a comment block of a language's style.
+
+    The block is: ``beginning`` (cblock ``/*``, xml ``<!--``) on its own line, ``prefix`` lines
+    (``prefix_count`` of them; default: the decoration without trailing spaces), each line of
+    `text` after ``decoration`` (``# ``, ``% ``, ``// ``, `` * ``, `` - ``; an empty line gets
+    the decoration without trailing spaces, except the last one), ``postfix`` lines
+    (``postfix_count``, same default as the prefix), then ``end``. Lines are split and joined on
+    ``newline`` ("\n"). An option given explicitly wins over the style's, even when empty or
+    None (``beginning=''`` drops cblock's ``/*``). Other keywords are ignored, as in Ansible; the
+    documented style 'decoration' is refused by Ansible 2.19 ("Invalid style") and here too.
+    """
+    if style not in _COMMENT_STYLES:
+        raise FilterError(f"Invalid style '{style}'.")
+    settings: dict[str, Any] = {"newline": "\n", "beginning": "", "end": "",
+                                "prefix_count": 1, "postfix_count": 1}  # fmt: skip
+    settings.update(_COMMENT_STYLES[style])
+    settings.update(options)
+    decoration = settings["decoration"]
+    if not isinstance(decoration, str):
+        raise FilterError(f"comment: decoration must be a string, got {type(decoration).__name__}")
+    bare = decoration.rstrip()
+    prefix = settings.get("prefix", bare)
+    postfix = settings.get("postfix", bare)
+    newline = settings["newline"]
+    if not isinstance(text, str):
+        raise FilterError(f"comment expects a string, got {type(text).__name__}")
+    if not isinstance(newline, str):
+        raise FilterError("comment: newline must be a string")
+    try:
+        prefix_count = int(settings["prefix_count"])
+    except (TypeError, ValueError) as error:
+        raise FilterError(f"comment: prefix_count must be a number: {error}") from None
+    postfix_count = settings["postfix_count"]
+    if not isinstance(postfix_count, int):
+        raise FilterError("comment: postfix_count must be an integer")
+    if postfix is None:
+        raise FilterError("comment: postfix must be a string")
+
+    beginning = settings["beginning"]
+    head = f"{beginning}{newline}" if beginning else ""
+    if not prefix:
+        lead = ""
+    elif prefix == newline:
+        lead = newline * prefix_count
+    else:
+        lead = f"{prefix}{newline}" * prefix_count
+    body = decoration + text.replace(newline, newline + decoration)
+    body = body.replace(decoration + newline, bare + newline)
+    tail = newline.join(["", *[str(postfix)] * postfix_count])
+    end = settings["end"]
+    foot = f"{newline}{end}" if end else ""
+    return f"{head}{lead}{body}{tail}{foot}"
+
+
+# --------------------------------------------------------------------------------------------
+# sizes, numbers, dates, URLs
+
+
+# Largest first: human_readable picks the first unit the size reaches.
+_SIZES = (("Y", 1 << 80), ("Z", 1 << 70), ("E", 1 << 60), ("P", 1 << 50), ("T", 1 << 40),
+          ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10), ("B", 1))  # fmt: skip
+_SIZE_WORDS = {"Y": "yotta", "Z": "zetta", "E": "exa", "P": "peta", "T": "tera", "G": "giga",
+               "M": "mega", "K": "kilo", "B": ""}  # fmt: skip
+
+
+def human_readable(size: Any, isbits: bool = False, unit: str | None = None) -> str:
+    """1536 -> '1.50 KB'; isbits: 'Kb' and 'bits'; unit forces the unit (its first letter)."""
+    try:
+        value = float(size) if not isinstance(size, str) else size
+        chosen = None
+        for letter, limit in _SIZES:
+            if (unit is None and value >= limit) or (unit is not None and unit.upper() == letter):
+                chosen = (letter, limit)
+                break
+        letter, limit = chosen or _SIZES[-1]
+        if limit == 1:
+            suffix = "bits" if isbits else "Bytes"
+        else:
+            suffix = letter + ("b" if isbits else "B")
+        return f"{value / limit:.2f} {suffix}"
+    except (TypeError, ValueError, AttributeError) as error:
+        raise FilterError(f"human_readable() failed on bad input: {error}") from None
+
+
+_HUMAN_SIZE = re.compile(r"^([0-9]*\.?[0-9]+)(?:\s*([A-Za-z]+))?\s*$")
+
+
+def _human_to_bytes(number: Any, default_unit: str | None, isbits: bool) -> int:
+    found = _HUMAN_SIZE.match(str(number))
+    if found is None:
+        raise FilterError(f"human_to_bytes() can't interpret following string: {number}")
+    amount = float(found.group(1))
+    unit = found.group(2) or default_unit
+    if unit is None:
+        return int(round(amount))
+    letter = unit[0].upper()
+    limits = dict(_SIZES)
+    if letter not in limits:
+        raise FilterError(
+            f"human_to_bytes() failed to convert {number} (unit = {unit}). The suffix must be "
+            "one of " + ", ".join(k for k, _ in _SIZES)
+        )
+    marker, word = ("b", "bit") if isbits else ("B", "byte")
+    if len(unit) > 1:
+        if letter == "B":
+            valid = unit.lower() == word
+            expected = f"{marker} or {word}"
+        else:
+            valid = unit == letter + marker or unit.lower() == _SIZE_WORDS[letter] + word
+            expected = f"{letter}{marker} or {letter}"
+        if not valid:
+            raise FilterError(
+                f"human_to_bytes() failed to convert {number}. Value is not a valid string "
+                f"(expect {expected})"
+            )
+    return int(round(amount * limits[letter]))
+
+
+def human_to_bytes(size: Any, default_unit: str | None = None, isbits: bool = False) -> int:
+    """'1 KB' -> 1024, '2 Mb' (isbits) -> 2097152, '10' with default_unit='M' -> 10485760."""
+    try:
+        return _human_to_bytes(size, default_unit, isbits)
+    except FilterError as error:
+        raise FilterError(f"human_to_bytes() can't interpret the input: {error}") from None
+
+
+def logarithm(x: Any, base: Any = math.e) -> float:
+    try:
+        return math.log10(x) if base == 10 else math.log(x, base)
+    except TypeError as error:
+        raise FilterError(f"log() can only be used on numbers: {error}") from None
+
+
+def power(x: Any, y: Any) -> float:
+    try:
+        return math.pow(x, y)
+    except TypeError as error:
+        raise FilterError(f"pow() can only be used on numbers: {error}") from None
+
+
+def inversepower(x: Any, base: Any = 2) -> float:
+    try:
+        return math.sqrt(x) if base == 2 else math.pow(x, 1.0 / float(base))
+    except (TypeError, ValueError) as error:
+        raise FilterError(f"root() can only be used on numbers: {error}") from None
+
+
+_UUID_NAMESPACE = "361E6D51-FAEC-444A-9079-341386DA8E2E"  # Ansible's namespace for to_uuid
+
+
+def to_uuid(value: Any, namespace: Any = _UUID_NAMESPACE) -> str:
+    try:
+        space = namespace if isinstance(namespace, uuid.UUID) else uuid.UUID(str(namespace))
+    except ValueError as error:
+        raise FilterError(f"Invalid value '{namespace}' for 'namespace': {error}") from None
+    return str(uuid.uuid5(space, _text(value)))
+
+
+def to_datetime(value: Any, format: str = "%Y-%m-%d %H:%M:%S") -> datetime.datetime:
+    try:
+        return datetime.datetime.strptime(_text(value), format)
+    except ValueError as error:
+        raise FilterError(str(error)) from None
+
+
+def strftime(string_format: Any, second: Any = None, utc: bool = False) -> str:
+    convert = time.gmtime if utc else time.localtime
+    if second is not None:
+        try:
+            second = float(second)
+        except (TypeError, ValueError):
+            raise FilterError(f"Invalid value for epoch value ({second})") from None
+    return time.strftime(_text(string_format), convert(second))
+
+
+def urldecode(value: Any) -> str:
+    return urllib.parse.unquote_plus(_text(value))
+
+
+_URL_FIELDS = ("fragment", "hostname", "netloc", "password", "path", "port", "query", "scheme",
+               "username")  # fmt: skip
+
+
+def urlsplit(value: Any, query: str = "") -> Any:
+    parts = urllib.parse.urlsplit(_text(value))
+    fields = {name: getattr(parts, name) for name in _URL_FIELDS}
+    if not query:
+        return fields
+    if query not in fields:
+        raise FilterError(f"urlsplit: unknown URL component: {query}")
+    return fields[query]
+
+
+def win_splitdrive(value: Any) -> list[str]:
+    return list(ntpath.splitdrive(_text(value)))
+
+
+def commonpath(paths: Any) -> str:
+    if not _is_sequence(paths):
+        raise FilterError(f"|commonpath expects sequence, got {type(paths).__name__} instead.")
+    try:
+        return os.path.commonpath(list(paths))
+    except (TypeError, ValueError) as error:
+        raise FilterError(str(error)) from None
+
+
+def fileglob(pathname: Any) -> list[str]:
+    return [path for path in glob.glob(_text(pathname)) if os.path.isfile(path)]
+
+
+def subelements(obj: Any, subelements: Any, skip_missing: bool = False) -> list:
+    """[item, sub] for each sub of each item's list at the dotted path `subelements`."""
+    if isinstance(obj, Mapping):
+        elements = list(obj.values())
+    elif isinstance(obj, list):
+        elements = list(obj)
+    else:
+        raise FilterError("obj must be a list of dicts or a nested dict")
+    if isinstance(subelements, list):
+        keys = list(subelements)
+    elif isinstance(subelements, str):
+        keys = subelements.split(".")
+    else:
+        raise FilterError("subelements must be a list or a string")
+    results = []
+    for element in elements:
+        values: Any = element
+        missing = False
+        for key in keys:
+            try:
+                values = values[key]
+            except (KeyError, TypeError, IndexError):
+                if skip_missing:
+                    missing = True
+                    break
+                raise FilterError(
+                    f"could not find {key!r} key in iterated item {values!r}"
+                ) from None
+        if missing:
+            continue
+        if not isinstance(values, list):
+            raise FilterError(f"the key {keys[-1]!r} should point to a list, got {values!r}")
+        results.extend([element, value] for value in values)
+    return results
+
+
+def rekey_on_member(data: Any, key: Any, duplicates: str = "error") -> dict:
+    if duplicates not in ("error", "overwrite"):
+        raise FilterError(
+            f"duplicates parameter to rekey_on_member has unknown value: {duplicates}"
+        )
+    if isinstance(data, Mapping):
+        items = list(data.values())
+    elif isinstance(data, list):
+        items = data
+    else:
+        raise FilterError(f"Type is not a valid list, set, or dict: {type(data).__name__}")
+    result: dict = {}
+    for item in items:
+        if not isinstance(item, Mapping):
+            raise FilterError(f"List item is not a valid dict: {item!r}")
+        if key not in item:
+            raise FilterError(f"Key {key} was not found")
+        new_key = item[key]
+        if new_key in result and duplicates == "error":
+            raise FilterError(f"Key {new_key} is not unique, cannot correctly turn into dict")
+        result[new_key] = item
+    return result
+
+
+def password_hash(password: Any, hashtype: str = "sha512", salt: Any = None,
+                  salt_size: Any = None, rounds: Any = None, ident: Any = None) -> str:  # fmt: skip
+    """With passlib installed, as Ansible; without it Ansible 2.19 fails and so do we."""
+    try:
+        from passlib import hash as passlib_hash  # type: ignore[import-not-found]
+    except ImportError as error:
+        raise FilterError(
+            f"Unable to encrypt nor hash, passlib must be installed: {error}"
+        ) from None
+    names = {"md5": "md5_crypt", "blowfish": "bcrypt", "sha256": "sha256_crypt",
+             "sha512": "sha512_crypt"}  # fmt: skip
+    scheme = getattr(passlib_hash, names.get(hashtype, hashtype), None)
+    if scheme is None:
+        raise FilterError(f"{hashtype} is not in the list of supported passlib algorithms")
+    settings: dict[str, Any] = {}
+    if salt is not None:
+        settings["salt"] = _text(salt)
+    if salt_size is not None:
+        settings["salt_size"] = int(salt_size)
+    if rounds is not None:
+        settings["rounds"] = int(rounds)
+    if ident is not None:
+        settings["ident"] = ident
+    return scheme.using(**settings).hash(_text(password))
+
+
+def vault(secret: Any, vaultsecret: Any, salt: Any = None, vault_id: str = "filter_default",
+          wrap_object: bool = False, vaultid: str | None = None) -> str:  # fmt: skip
+    """`secret` encrypted with the password `vaultsecret`, as ansible-vault's envelope (vault id
+    label ``filter_default`` unless given; a given `salt` makes the output reproducible)."""
+    from orchestr.vault.format import VaultFormatError, VaultPasswordError, encrypt
+
+    try:
+        return encrypt(
+            _text(secret),
+            _text(vaultsecret),
+            label=vaultid or vault_id,
+            salt=_text(salt).encode("utf-8") if salt else None,
+        )
+    except (VaultFormatError, VaultPasswordError) as error:
+        raise FilterError(f"Unable to encrypt: {error}") from None
+
+
+def unvault(value: Any, secret: Any, vault_id: str = "filter_default",
+            vaultid: str | None = None) -> str:  # fmt: skip
+    """The plaintext of a vault envelope (or of an inline !vault value, already decrypted)."""
+    from orchestr.vault.format import VaultFormatError, VaultPasswordError, decrypt, is_encrypted
+    from orchestr.vault.secret import VaultSecret
+
+    if isinstance(value, VaultSecret):
+        return str(value)
+    text = _text(value)
+    if not is_encrypted(text.lstrip()):
+        raise FilterError(f"Vault value expected, got {type(value).__name__}")
+    try:
+        return decrypt(text.strip(), _text(secret)).decode("utf-8", "surrogateescape")
+    except (VaultFormatError, VaultPasswordError) as error:
+        raise FilterError(f"Unable to decrypt: {error}") from None
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
     # serialisation
     "to_json": to_json,
@@ -548,6 +902,26 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "extract": extract,
     "random": random_filter,
     "shuffle": shuffle,
+    "subelements": subelements,
+    "rekey_on_member": rekey_on_member,
+    # text blocks, sizes, numbers, dates, URLs, files
+    "comment": comment,
+    "human_readable": human_readable,
+    "human_to_bytes": human_to_bytes,
+    "log": logarithm,
+    "pow": power,
+    "root": inversepower,
+    "to_uuid": to_uuid,
+    "to_datetime": to_datetime,
+    "strftime": strftime,
+    "urldecode": urldecode,
+    "urlsplit": urlsplit,
+    "win_splitdrive": win_splitdrive,
+    "commonpath": commonpath,
+    "fileglob": fileglob,
+    "password_hash": password_hash,
+    "vault": vault,
+    "unvault": unvault,
 }
 
 
@@ -733,6 +1107,63 @@ def is_mapping(value: Any) -> bool:
     return isinstance(value, Mapping | MutableMapping)
 
 
+def started(result: Any) -> bool:
+    result = _result(result, "started")
+    return bool(result.get("started", True))
+
+
+def timedout(result: Any) -> bool:
+    result = _result(result, "timedout")
+    timed = result.get("timedout")
+    return bool(timed) and bool(timed.get("period") if isinstance(timed, Mapping) else False)
+
+
+def isnan(value: Any) -> bool:
+    try:
+        return math.isnan(value)
+    except TypeError:
+        return False
+
+
+def is_uri(value: Any, schemes: Any = None) -> bool:
+    try:
+        parts = urllib.parse.urlparse(value)
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return not schemes or parts.scheme in schemes
+
+
+def is_url(value: Any, schemes: Any = None) -> bool:
+    if not is_uri(value, schemes):
+        return False
+    parts = urllib.parse.urlparse(value)
+    return bool(parts.netloc or parts.scheme == "file")
+
+
+def is_urn(value: Any) -> bool:
+    return is_uri(value, ["urn"])
+
+
+def same_file(a: Any, b: Any) -> bool:
+    return os.path.samefile(os.path.expanduser(_text(a)), os.path.expanduser(_text(b)))
+
+
+def vaulted_file(path: Any) -> bool:
+    """A file that ansible-vault encrypted (its first bytes are the vault header)."""
+    try:
+        with open(os.path.expanduser(_text(path)), "rb") as handle:
+            return handle.read(len(b"$ANSIBLE_VAULT;")) == b"$ANSIBLE_VAULT;"
+    except OSError as error:
+        raise FilterError(f"Cannot test if the file {path} is a vault: {error.strerror}") from None
+
+
+def vault_encrypted(value: Any) -> bool:
+    """An inline !vault value (decrypted by the loader, its envelope kept)."""
+    from orchestr.vault.secret import VaultSecret
+
+    return isinstance(value, VaultSecret) and getattr(value, "ciphertext", None) is not None
+
+
 TESTS: dict[str, Callable[..., Any]] = {
     "failed": failed,
     "failure": failed,
@@ -768,4 +1199,20 @@ TESTS: dict[str, Callable[..., Any]] = {
     "abs": _path_test(os.path.isabs),
     "is_abs": _path_test(os.path.isabs),
     "mapping": is_mapping,
+    "issubset": subset,
+    "issuperset": superset,
+    "started": started,
+    "timedout": timedout,
+    "nan": isnan,
+    "isnan": isnan,
+    "uri": is_uri,
+    "url": is_url,
+    "urn": is_urn,
+    "same_file": same_file,
+    "is_same_file": same_file,
+    "mount": _path_test(os.path.ismount),
+    "is_mount": _path_test(os.path.ismount),
+    "link_exists": _path_test(os.path.lexists),
+    "vaulted_file": vaulted_file,
+    "vault_encrypted": vault_encrypted,
 }

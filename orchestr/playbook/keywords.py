@@ -34,25 +34,29 @@ ANSIBLE_ROLE = _BASE | words("delegate_facts delegate_to role when")
 # What orchestr implements.
 PLAY = words(
     "name hosts vars vars_files tasks pre_tasks post_tasks handlers roles serial "
-    "max_fail_percentage any_errors_fatal gather_facts strategy become become_user "
-    "become_method tags environment check_mode diff collections"
+    "max_fail_percentage any_errors_fatal gather_facts gather_subset gather_timeout fact_path "
+    "strategy become become_user "
+    "become_method tags environment check_mode diff collections remote_user connection "
+    "throttle vars_prompt"
 )
-PLAY_IGNORED = words("gather_subset gather_timeout fact_path debugger")
+PLAY_IGNORED = words("debugger")
 TASK = words(
     "name when loop loop_control register notify tags changed_when failed_when ignore_errors "
     "until retries delay delegate_to run_once become become_user become_method check_mode diff "
-    "vars environment no_log args action local_action collections"
+    "vars environment no_log args action local_action collections throttle delegate_facts "
+    "remote_user"
 )
 TASK_IGNORED = frozenset({"debugger"})
 HANDLER = TASK | {"listen"}
 BLOCK = words(
     "block rescue always name when tags become become_user become_method vars environment "
-    "ignore_errors delegate_to run_once check_mode no_log collections"
+    "ignore_errors delegate_to run_once check_mode no_log collections notify throttle "
+    "delegate_facts remote_user"
 )
 # `- role: x` entries: these are keywords; any other key is a role parameter (as in Ansible).
 ROLE = words(
     "role name vars when tags become become_user become_method environment ignore_errors "
-    "delegate_to run_once check_mode no_log"
+    "delegate_to run_once check_mode no_log remote_user throttle delegate_facts"
 )
 IMPORT_PLAYBOOK = frozenset({"import_playbook", "name", "vars", "when", "tags"})
 

@@ -29,6 +29,7 @@ from orchestr.cluster.spec import ARGUMENTS as SERVICE_ARGUMENTS
 from orchestr.errors import Location, ParseError, ParseErrors
 from orchestr.inventory.yaml_loader import duplicate_key_policy
 from orchestr.playbook import keywords as kw
+from orchestr.playbook import names as _names
 from orchestr.playbook.model import (
     Block,
     LoopWith,
@@ -65,6 +66,7 @@ def load_playbook(path: str) -> Playbook:
     """Every play of the playbook at `path`, imports expanded; raises ParseError(s)."""
     loader = _Loader()
     plays = loader.playbook(os.path.abspath(path), None)
+    loader.check_names()
     loader.raise_errors()
     return Playbook(path=path, plays=tuple(plays))
 
@@ -137,28 +139,14 @@ def _bool(value: Any) -> Any:
     raise ValueError(value)
 
 
-@functools.lru_cache(maxsize=1)
-def _jinja_environment() -> Any:
-    import jinja2
-
-    return jinja2.Environment(extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"])
-
-
 @functools.lru_cache(maxsize=4096)
 def template_errors(text: str) -> tuple[str, ...]:
     """Jinja2 syntax errors in one string (empty when it is fine or holds no template).
 
     A parse, not the templar's compile (templar.template_syntax_errors): compiling costs ~7x
     more and a 1,000-task playbook must load in well under 0.2 s."""
-    if "{{" not in text and "{%" not in text and "{#" not in text:
-        return ()
-    import jinja2
-
-    try:
-        _jinja_environment().parse(text)
-    except jinja2.TemplateSyntaxError as error:
-        return (error.message or str(error),)
-    return ()
+    # One cached parse also gives the filter/test/lookup names the text uses (names.py).
+    return _names.analyse(text)[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,7 +303,8 @@ _ORCHESTR_SERVICE_ONLY = frozenset(SERVICE_ARGUMENTS) - {"name", "state"}
 
 # Task/Block fields an import (import_tasks, import_role, a role's keywords) passes to each
 # task it brings in, when the task does not set them itself.
-_INHERITED = ("become", "become_user", "environment", "delegate_to", "check_mode")
+_INHERITED = ("become", "become_user", "environment", "delegate_to", "check_mode",
+              "remote_user", "throttle", "delegate_facts")  # fmt: skip
 _INHERITED_FLAGS = ("ignore_errors", "run_once", "no_log")
 
 
@@ -325,6 +314,8 @@ class _Loader:
     documents: dict[str, Document | None] = field(default_factory=dict)
     validated: set[tuple[str, str | None]] = field(default_factory=set)
     duplicates: str = field(default_factory=duplicate_key_policy)
+    # Filter, test and lookup names used, checked once every plugin folder is known.
+    used_names: _names.NameCheck = field(default_factory=_names.NameCheck)
 
     def __post_init__(self) -> None:
         modules.load_all()
@@ -333,6 +324,11 @@ class _Loader:
 
     def error(self, message: str, location: Location, hint: str = "") -> None:
         self.errors.append(ParseError(message, hint=hint, location=location))
+
+    def check_names(self) -> None:
+        """Every filter, test and lookup name the loaded files use must exist (names.py)."""
+        for message, location, hint in self.used_names.problems():
+            self.error(message, location, hint)
 
     def raise_errors(self) -> None:
         order = {path: index for index, path in enumerate(self.documents)}
@@ -420,6 +416,9 @@ class _Loader:
                             doc.where(current),
                             "check the {{ }} / {% %} pairs and the expression inside",
                         )
+                    self.used_names.template(
+                        current.value, doc.where(current), block=current.style in ("|", ">")
+                    )
             elif isinstance(current, Sequence):
                 stack.extend(current.value)
             elif isinstance(current, Mapping):
@@ -442,6 +441,7 @@ class _Loader:
         doc = self.document(path, where)
         if doc is None:
             return []
+        self.used_names.add_base(os.path.dirname(path))  # its filter_plugins/, test_plugins/
         chain = (*chain, path)
         root = doc.root
         if is_null(root):
@@ -599,6 +599,8 @@ class _Loader:
                 fields[key] = raw
             elif key in ("any_errors_fatal", "gather_facts", "become", "check_mode", "diff"):
                 fields[key] = self.boolean(doc, pair.value, key)
+            elif key in ("gather_subset", "gather_timeout", "fact_path"):
+                fields[key] = value(key)  # checked as the setup module's arguments when run
             elif key == "strategy":
                 raw = value(key)
                 if raw not in ("linear", "free"):
@@ -609,8 +611,16 @@ class _Loader:
                     )
                 else:
                     fields[key] = raw
-            elif key == "become_user":
+            elif key in ("become_user", "remote_user", "throttle"):
                 fields[key] = self.scalar(doc, pair.value, key)
+            elif key == "connection":
+                raw = value(key)
+                if raw not in ("ssh", "local", "smart", "paramiko") and not _has_template(raw):
+                    self.error(f"connection {raw!r} is not supported", where, "use ssh or local")
+                else:
+                    fields[key] = raw
+            elif key == "vars_prompt":
+                fields[key] = self.vars_prompt(doc, pair.value)
             elif key == "become_method":
                 self.become_method(doc, pair.value)
             elif key == "tags":
@@ -626,6 +636,23 @@ class _Loader:
             imported_roles=tuple(imported_roles),
             **{"name": "", **fields},
         )
+
+    def vars_prompt(self, doc: Document, node: Node) -> tuple[dict[str, Any], ...]:
+        raw = self.data(doc, node)
+        if raw is None:
+            return ()
+        entries = []
+        for item in raw if isinstance(raw, list) else [raw]:
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                self.error("vars_prompt entries need a name", doc.where(node),
+                           "e.g. `- name: version` with `prompt:` and `default:`")  # fmt: skip
+                continue
+            if "encrypt" in item:
+                self.error("vars_prompt `encrypt` is not supported by orchestr", doc.where(node),
+                           "remove it, or hash the value with the password_hash filter")  # fmt: skip
+                continue
+            entries.append(dict(item))
+        return tuple(entries)
 
     def hosts(self, doc: Document, node: Node) -> str | None:
         raw = self.data(doc, node)
@@ -757,6 +784,7 @@ class _Loader:
                         doc.where(item_node),
                         "a condition is a bare Jinja2 expression, e.g. `x is defined`",
                     )
+                self.used_names.expression(item, doc.where(item_node))
             result.append(item)
         return tuple(result)
 
@@ -949,8 +977,12 @@ class _Loader:
             elif key in ("ignore_errors", "run_once", "no_log"):
                 value = self.boolean(doc, node, key)
                 fields[key] = False if value is None else value
-            elif key in ("become_user", "delegate_to"):
+            elif key in ("become_user", "delegate_to", "remote_user", "throttle"):
                 fields[key] = self.scalar(doc, node, key)
+            elif key == "delegate_facts":
+                fields[key] = self.boolean(doc, node, key)
+            elif key == "notify":
+                fields[key] = self.names(doc, node, key)
             elif key == "become_method":
                 self.become_method(doc, node)
             elif key == "vars":
@@ -1080,6 +1112,7 @@ class _Loader:
         if not broken:
             key_node = action.key_node if action else found[0].key_node
             self.check_args(doc, module, args, module_node, values, doc.where(key_node))
+            self.used_names.module_args(module, args, location)
 
         fields = self.common_keywords(doc, values)
         if "local_action" in values:
@@ -1108,6 +1141,10 @@ class _Loader:
                 value = self.integer(doc, node, key)
                 if value is not None:
                     fields[key] = value
+            elif key in ("async", "poll"):
+                value = self.integer(doc, node, key)
+                if value is not None:
+                    fields["async_" if key == "async" else key] = value
         if with_pair is not None:
             if "loop" in values:
                 self.error(
@@ -1215,7 +1252,9 @@ class _Loader:
             rest = rest.strip()
             if rest:
                 try:
-                    args = parse_kv(rest, self.free_form(modules.resolve(name, context.collections)))
+                    args = parse_kv(
+                        rest, self.free_form(modules.resolve(name, context.collections))
+                    )
                 except ValueError:
                     self.error(
                         "failed at splitting arguments, either an unbalanced jinja2 block or quotes",
@@ -1562,6 +1601,7 @@ class _Loader:
             )
             return None
         path = os.path.abspath(path)
+        self.used_names.add_base(path)  # its filter_plugins/, test_plugins/
         # A role looks short names up in its own meta's collections, not the play's (Ansible).
         context = _Context(base_dir=base_dir, role=name, role_path=path,
                            collections=self.role_collections(path))  # fmt: skip

@@ -49,6 +49,11 @@ class Task:
     environment: Any = None  # mapping or template
     listen: tuple[str, ...] = ()  # handlers only
     no_log: Any = False
+    throttle: Any = None  # at most this many hosts run the task at once
+    delegate_facts: Any = None  # with delegate_to: facts go to the delegated host
+    remote_user: Any = None  # the SSH user (an ansible_user variable wins, as in Ansible)
+    async_: Any = None  # `async:` seconds: the command runs in the background on the host
+    poll: Any = None  # with async: seconds between checks; 0 fires and forgets
     # Where the task came from: a role name, so templates/ and files/ resolve in the role first.
     role: str | None = None
     role_path: str | None = None
@@ -74,6 +79,10 @@ class Block:
     run_once: Any = False
     check_mode: Any = None
     no_log: Any = False
+    notify: tuple[str, ...] = ()  # for each task of the block that has no notify of its own
+    throttle: Any = None
+    delegate_facts: Any = None
+    remote_user: Any = None
 
 
 TaskOrBlock = Task | Block
@@ -95,6 +104,10 @@ class Play:
     max_fail_percentage: Any = None
     any_errors_fatal: Any = False
     gather_facts: Any = True
+    # The implicit fact gathering's setup arguments, as Ansible passes them (None: not given).
+    gather_subset: Any = None
+    gather_timeout: Any = None
+    fact_path: Any = None
     strategy: str = "linear"  # linear | free
     become: Any = None
     become_user: Any = None
@@ -102,6 +115,11 @@ class Play:
     environment: Any = None
     check_mode: Any = None
     diff: Any = None
+    remote_user: Any = None
+    connection: Any = None  # ssh | local (an ansible_connection variable wins, as in Ansible)
+    throttle: Any = None
+    # vars_prompt entries: mappings with name, prompt, default, private, confirm...
+    vars_prompt: tuple[Mapping[str, Any], ...] = ()
     # Directory of the playbook file the play comes from (relative paths resolve from it).
     base_dir: str = ""
     # Roles brought in by `import_role` (their tasks are already inline, tagged with the role):

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from orchestr.vault.secret import mask
+
 WIDTH = 80  # Ansible's columns when stdout is not a terminal
 
 COLORS = {"ok": "32", "changed": "33", "failed": "31", "fatal": "31", "skipping": "36",
@@ -129,6 +131,7 @@ class Console:
 
     def _write(self, text: str, status: str | None = None) -> None:
         self._progress(clear=True)
+        text = mask(text)  # decrypted vault values never reach the screen
         if self.color and status in COLORS:
             text = f"\033[{COLORS[status]}m{text}\033[0m"
         self.stream.write(text + "\n")
@@ -137,7 +140,7 @@ class Console:
     def event(self, kind: str, **fields: Any) -> None:
         """Every event goes through here: JSON mode prints it, human mode formats it."""
         if self.as_json:
-            self.stream.write(json.dumps({"event": kind, **fields}, default=_as_json) + "\n")
+            self.stream.write(mask(json.dumps({"event": kind, **fields}, default=_as_json)) + "\n")
             self.stream.flush()
             return
         handler = getattr(self, f"_on_{kind}", None)

@@ -12,7 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from orchestr.errors import OrchestrError
 from orchestr.inventory import Host, Inventory
+from orchestr.playbook import plugins
+from orchestr.playbook.lookups import LOOP_LOOKUPS, loop_lookup
 from orchestr.playbook.loops import LoopError, loop_items
 from orchestr.playbook.model import Block, LoopWith, Play, Playbook, RoleCall, Task, TaskOrBlock
 from orchestr.playbook.modules.base import (
@@ -27,7 +30,7 @@ from orchestr.playbook.templar import OMIT, LayeredVars, RenderedLayer, Templar,
 from orchestr.transport.base import Connection, Result, Unreachable
 from orchestr.transport.command import Become, Command, Shell
 from orchestr.transport.pool import Pool
-from orchestr.transport.settings import inventory_settings
+from orchestr.transport.settings import LOCALHOSTS, ConnectionSettings, inventory_settings
 
 NO_LOG_MESSAGE = (
     "the output has been hidden due to the fact that 'no_log: true' was specified for this result"
@@ -62,7 +65,14 @@ class Scope:
     delegate_to: Any = None
     run_once: Any = None
     check_mode: Any = None
+    notify: tuple[str, ...] = ()  # a block's notify, for its tasks that have none
+    throttle: Any = None
+    delegate_facts: Any = None
+    remote_user: Any = None
     role: RoleCall | None = None
+    # Inside a block's `block:` that has a rescue: a failure there is the rescue's to handle,
+    # so any_errors_fatal and max_fail_percentage wait for the block's outcome.
+    rescuable: bool = False
 
     def inside(self, block: Block) -> Scope:
         return replace(
@@ -79,6 +89,12 @@ class Scope:
             delegate_to=block.delegate_to or self.delegate_to,
             run_once=block.run_once or self.run_once,
             check_mode=block.check_mode if block.check_mode is not None else self.check_mode,
+            notify=block.notify or self.notify,
+            throttle=block.throttle if block.throttle is not None else self.throttle,
+            delegate_facts=block.delegate_facts
+            if block.delegate_facts is not None
+            else self.delegate_facts,
+            remote_user=block.remote_user or self.remote_user,
         )
 
 
@@ -113,25 +129,37 @@ class PlaybookRun:
         self.stats: dict[str, Stats] = {}
         self.states: dict[str, HostState] = {}
         self._started = options.start_at_task is None
+        # As ansible-playbook: no later play runs once a play was aborted (any_errors_fatal,
+        # max_fail_percentage) or a whole batch of hosts failed.
+        self.stopped = False
 
     # ---------------------------------------------------------------- plays and batches
 
     async def run(self) -> dict[str, Stats]:
-        for play in self.playbook.plays:
-            await self.run_play(play)
-        self.console.event("recap", stats=self.stats)
+        # filter_plugins/ and test_plugins/ of the playbook and its roles, for the whole run.
+        with plugins.active(plugins.for_playbook(self.playbook)):
+            for play in self.playbook.plays:
+                await self.run_play(play)
+                if self.stopped:
+                    break
+        # As Ansible: the recap lists the hosts something was counted for.
+        counted = {name: s for name, s in self.stats.items() if any(s.as_dict().values())}
+        self.console.event("recap", stats=counted)
         return self.stats
 
     async def run_play(self, play: Play) -> None:
+        if play.vars_prompt:
+            play = replace(play, vars={**play.vars, **self.prompt_vars(play)})
         self.play = play
         # include_role at run time, with the scope it ran in: their handlers may be notified.
         self.included_roles: list[tuple[RoleCall, Scope]] = []
         self.vars_files_data = self._read_vars_files(play)
-        selection = self.inventory.select(play.hosts, self.options.limit)
+        pattern = self.play_pattern(play)
+        selection = self.inventory.select(pattern, self.options.limit)
         for warning in selection.warnings:
             self.console.event("warning", message=warning)
         self.console.event(
-            "play_start", name=play.name or play.hosts, hosts=[h.name for h in selection]
+            "play_start", name=play.name or pattern, hosts=[h.name for h in selection]
         )
         hosts = [h for h in selection if not self._lost(h.name)]
         if not hosts:
@@ -152,9 +180,66 @@ class PlaybookRun:
                 # rest of the run ("NO MORE HOSTS LEFT"), without counting a failure for it.
                 for name in self.play_hosts_all:
                     self.states[name].failed = True
+                self.stopped = True
                 return
-            if not any(self.states[name].active for name in batch) and play.serial:
-                return  # Ansible stops a serial play when a whole batch failed
+            if not any(self._counts(self.states[name]) for name in batch):
+                self.stopped = True  # every host of the batch failed: the run ends here
+                return
+
+    def prompt_vars(self, play: Play) -> dict[str, Any]:
+        """vars_prompt as ansible-playbook does it: a variable given with -e is not asked; with
+        no terminal, nothing is asked and the default (else None) is the value."""
+        import sys
+
+        import click
+
+        templar = Templar(LayeredVars([play.vars, self.options.extra_vars]))
+        values: dict[str, Any] = {}
+        for entry in templar.render([dict(e) for e in play.vars_prompt]):
+            name = entry["name"]
+            if name in self.options.extra_vars:
+                continue
+            default = entry.get("default")
+            result = None
+            if sys.stdin is not None and sys.stdin.isatty():
+                prompt = entry.get("prompt") or f"input for {name}"
+                private = as_bool(entry.get("private", True))
+                text = f"{prompt} [{default}]: " if default is not None else f"{prompt}: "
+                while True:
+                    result = click.prompt(text, default="", hide_input=private,
+                                          show_default=False, prompt_suffix="", err=True)  # fmt: skip
+                    if not as_bool(entry.get("confirm", False)):
+                        break
+                    again = click.prompt("confirm " + text, default="", hide_input=private,
+                                         show_default=False, prompt_suffix="", err=True)  # fmt: skip
+                    if again == result:
+                        break
+                    click.echo("***** VALUES ENTERED DO NOT MATCH ****", err=True)
+            elif not getattr(self, "_not_prompting", False):  # Ansible shows a warning once
+                self._not_prompting = True
+                message = "Not prompting as we are not in interactive mode"
+                self.console.event("warning", message=message)
+            values[name] = default if not result and default is not None else result
+        return values
+
+    def _counts(self, state: HostState) -> bool:
+        """Still in the run: not failed nor unreachable (a host that ended itself counts)."""
+        return not (state.failed or state.unreachable)
+
+    def play_pattern(self, play: Play) -> str:
+        """The play's `hosts:`, templated as Ansible does with the play's and extra vars."""
+        if "{" not in play.hosts:
+            return play.hosts
+        layers = [self.play.vars, *self.vars_files_data, self.options.extra_vars]
+        try:
+            rendered = Templar(LayeredVars(layers)).render(play.hosts)
+        except TemplateError as error:
+            raise OrchestrError(
+                f"hosts: {error}",
+                location=play.location,
+                hint="the play's hosts may use extra vars and play vars",
+            ) from None
+        return ",".join(rendered) if isinstance(rendered, list) else str(rendered)
 
     def _lost(self, name: str) -> bool:
         """As Ansible: a host that failed or was unreachable takes no part in later plays."""
@@ -167,7 +252,7 @@ class PlaybookRun:
                       check_mode=play.check_mode)  # fmt: skip
         self.batch_size = len(hosts)
         if as_bool(self.render_plain(play.gather_facts, hosts[0])):
-            await self.gather_facts(hosts)
+            await self.gather_facts(hosts, scope)
         await self.run_section(play.pre_tasks, scope, hosts)
         await self.flush_handlers(hosts)
         seen_roles: set[str] = set()
@@ -211,14 +296,20 @@ class PlaybookRun:
         if not entered:
             return
         failed_before = {h.host.name for h in entered if h.failed}
-        await self.run_items(block.block, inner, entered)
+        protected = replace(inner, rescuable=True) if block.rescue else inner
+        await self.run_items(block.block, protected, entered)
         failed_in_block = [h for h in entered if h.failed and h.host.name not in failed_before]
         if block.rescue and failed_in_block:
             for state in failed_in_block:
                 state.failed = False
                 self.stats[state.host.name].rescued += 1
                 self.stats[state.host.name].failed -= 1
-            await self.run_items(block.rescue, inner, failed_in_block)
+            rescuers = failed_in_block
+            if as_bool(self.play.any_errors_fatal):
+                # As Ansible: a fatal error sends every host of the block to the rescue (only
+                # the failed ones count as rescued).
+                rescuers = [h for h in entered if h.active]
+            await self.run_items(block.rescue, inner, rescuers)
         if block.always:
             # always runs for every host that entered the block, failed or not
             still_failed = [h for h in entered if h.failed]
@@ -229,7 +320,8 @@ class PlaybookRun:
             )
             for state in still_failed:
                 state.failed = True
-        self.check_play_failure(entered)
+        if not scope.rescuable:
+            self.check_play_failure(entered)
 
     def check_play_failure(self, hosts: list[HostState]) -> None:
         failed = [h for h in hosts if h.failed or h.unreachable]
@@ -282,9 +374,26 @@ class PlaybookRun:
             outcome = await self.run_on_host(task, scope, first)
             for state in active[1:]:
                 self.apply_shared_result(task, state, outcome)
+                # As Ansible: a failed run_once task fails every host of the play (counted
+                # once, on the host that ran it).
+                state.failed = state.failed or first.failed
         else:
-            await asyncio.gather(*(self.run_on_host(task, scope, state) for state in active))
-        self.check_play_failure(hosts)
+            throttle = task.throttle if task.throttle is not None else scope.throttle
+            if throttle is None:
+                throttle = self.play.throttle
+            limit = int(self.render_plain(throttle, active[0]) or 0) if throttle is not None else 0
+            if limit > 0:  # as Ansible: at most `throttle` hosts run the task at once
+                gate = asyncio.Semaphore(limit)
+
+                async def throttled(state: HostState) -> Any:
+                    async with gate:
+                        return await self.run_on_host(task, scope, state)
+
+                await asyncio.gather(*(throttled(state) for state in active))
+            else:
+                await asyncio.gather(*(self.run_on_host(task, scope, state) for state in active))
+        if not scope.rescuable:
+            self.check_play_failure(hosts)
 
     def display_name(self, task: Task, scope: Scope, state: HostState) -> str:
         """The name Ansible shows: templated when it can be, prefixed with the role's name."""
@@ -317,8 +426,8 @@ class PlaybookRun:
             variables = self.host_variables(state, task, scope)
             templar = Templar(variables, search_paths=self.search_paths(task, scope),
                               check_mode=self.check_mode_for(task, scope, state))  # fmt: skip
-            delegated = templar.render(task.delegate_to or scope.delegate_to)
             if task.loop is None:
+                delegated = templar.render(task.delegate_to or scope.delegate_to)
                 if not templar.truth(scope.when + task.when):
                     stats.skipped += 1
                     self.console.event("host_result", host=name, status="skipping", task=task.name)
@@ -335,11 +444,12 @@ class PlaybookRun:
                 )
                 ok = self.report(task, scope, state, templar, registered, None, delegated)
             else:
-                registered, ok = await self.run_loop(task, scope, state, templar, delegated)
+                registered, ok = await self.run_loop(task, scope, state, templar)
             if task.register:
                 state.facts[task.register] = registered
-            if ok and registered.get("changed") and task.notify:
-                for handler_name in templar.render(list(task.notify)):
+            notify = task.notify or scope.notify
+            if ok and registered.get("changed") and notify:
+                for handler_name in templar.render(list(notify)):
                     if handler_name not in state.notified:
                         state.notified.append(handler_name)
             return registered
@@ -358,7 +468,9 @@ class PlaybookRun:
 
     def loop_scopes(self, task: Task, templar: Templar) -> list[tuple[Any, dict[str, Any], Any]]:
         """(item, extra variables, label) for each item of a task's loop."""
-        if isinstance(task.loop, LoopWith):
+        if isinstance(task.loop, LoopWith) and task.loop.lookup in LOOP_LOOKUPS:
+            items = loop_lookup(templar, task.loop.lookup, task.loop.terms, task.module)
+        elif isinstance(task.loop, LoopWith):
             try:
                 items = loop_items(
                     task.loop.lookup, templar.render(task.loop.terms), self.play.base_dir
@@ -386,13 +498,15 @@ class PlaybookRun:
             scopes.append((item, extra, label))
         return scopes
 
-    async def run_loop(self, task: Task, scope: Scope, state: HostState, templar: Templar,
-                       delegated: Any) -> tuple[dict[str, Any], bool]:  # fmt: skip
+    async def run_loop(self, task: Task, scope: Scope, state: HostState,
+                       templar: Templar) -> tuple[dict[str, Any], bool]:  # fmt: skip
         results = []
         all_ok = True
         for item, extra, label in self.loop_scopes(task, templar):
             loop_var = extra["ansible_loop_var"]
             item_templar = templar.child(extra)
+            # As Ansible: delegate_to may name the loop item, so it is rendered per item.
+            delegated = item_templar.render(task.delegate_to or scope.delegate_to)
             if not item_templar.truth(scope.when + task.when):
                 results.append({"changed": False, "skipped": True, loop_var: item, "item": item,
                                 "skip_reason": "Conditional result was False"})  # fmt: skip
@@ -421,6 +535,9 @@ class PlaybookRun:
         }
         if not all_ok:
             summary["failed"] = True
+        if not results:  # an empty loop (with_first_found's skip: true...): a skipped task
+            summary = {"changed": False, "results": [], "skipped": True,
+                       "skipped_reason": "No items in the list"}  # fmt: skip
         self.count_loop(state, summary, all_ok, task, scope, templar)
         return summary, all_ok
 
@@ -557,8 +674,28 @@ class PlaybookRun:
             registered["_diff"] = result.diff
         facts = registered.get("ansible_facts")
         if isinstance(facts, Mapping) and not registered.get("failed"):
-            state.facts.update(facts)
+            state = self.facts_target(task, scope, state, templar, delegated)
+            if task.module in ("set_fact", "include_vars"):
+                state.facts.update(facts)
+            else:  # gathered facts: under ansible_facts, and as variables (Ansible's default)
+                from orchestr.playbook.facts import store_facts
+
+                store_facts(state.facts, facts)
         return self.apply_conditions(task, templar, registered)
+
+    def facts_target(self, task: Task, scope: Scope, state: HostState, templar: Templar,
+                     delegated: Any) -> HostState:  # fmt: skip
+        """Whose facts a result sets: the delegated host's with delegate_facts (Ansible)."""
+        wanted = task.delegate_facts if task.delegate_facts is not None else scope.delegate_facts
+        if not delegated or not as_bool(templar.render(wanted or False)):
+            return state
+        name = str(delegated)
+        if name not in self.states:
+            host = self.inventory.hosts.get(name)
+            if host is None:
+                return state
+            self.states[name] = HostState(host)
+        return self.states[name]
 
     def apply_conditions(
         self, task: Task, templar: Templar, registered: dict[str, Any]
@@ -588,7 +725,7 @@ class PlaybookRun:
             layers.append(role.defaults)
         layers.append(state.host.vars)
         layers.append(self.play.vars)
-        layers.extend(self.vars_files_data)
+        layers.extend(self.vars_files_for(state))
         if role is not None:
             layers += [role.vars, role.params]
         layers.extend(scope.vars)
@@ -622,6 +759,10 @@ class PlaybookRun:
             "omit": OMIT,
             "ansible_managed": "Ansible managed",  # Ansible's default text, for templates
             "playbook_dir": self.play.base_dir,
+            "inventory_file": os.path.abspath(state.host.source) if state.host.source else None,
+            "inventory_dir": os.path.dirname(os.path.abspath(state.host.source))
+            if state.host.source
+            else None,
             "role_name": role.name if role else None,
             "role_path": role.path if role else None,
             "ansible_version": {"full": "2.19.0", "major": 2, "minor": 19, "string": "2.19.0"},
@@ -635,22 +776,56 @@ class PlaybookRun:
                   self.magic_variables(state, None)]  # fmt: skip
         return Templar(LayeredVars(layers)).render(value)
 
-    def _read_vars_files(self, play: Play) -> list[Mapping[str, Any]]:
-        import yaml
+    def _read_vars_files(
+        self, play: Play, state: HostState | None = None
+    ) -> list[Mapping[str, Any]]:
+        """vars_files as Ansible reads them: each entry templated (with the host's variables and
+        facts when a host is given, else the play's and extra vars), a list entry meaning the
+        first of its files that exists, a file not found skipped, as is an entry that cannot be
+        templated without a host."""
+        # The inventory's reader: Ansible's YAML rules, vault-encrypted files and !vault values.
+        from orchestr.inventory.yaml_loader import load_data_text, read_text
 
+        if state is None:
+            layers = [play.vars, self.options.extra_vars]
+        else:
+            layers = [state.host.vars, play.vars, state.facts, self.options.extra_vars,
+                      self.magic_variables(state, None)]  # fmt: skip
+        templar = Templar(LayeredVars(layers))
+        cache = self.__dict__.setdefault("_vars_file_cache", {})
         data = []
         for entry in play.vars_files:
-            path = entry if os.path.isabs(str(entry)) else os.path.join(play.base_dir, str(entry))
-            with open(path, encoding="utf-8") as handle:
-                loaded = yaml.safe_load(handle) or {}
-            if not isinstance(loaded, Mapping):
-                raise TemplateError(f"vars file {path} must hold a mapping")
-            data.append(loaded)
+            try:
+                choices = entry if isinstance(entry, list) else [entry]
+                names = [str(templar.render(choice)) for choice in choices]
+            except TemplateError:
+                continue
+            for name in names:
+                path = name if os.path.isabs(name) else os.path.join(play.base_dir, name)
+                if path not in cache:
+                    if not os.path.isfile(path):
+                        continue
+                    loaded = load_data_text(read_text(path), path)[0] or {}
+                    if not isinstance(loaded, Mapping):
+                        raise TemplateError(f"vars file {path} must hold a mapping")
+                    cache[path] = loaded
+                data.append(cache[path])
+                break
         return data
+
+    def vars_files_for(self, state: HostState) -> list[Mapping[str, Any]]:
+        """The play's vars_files as this host reads them (entries may use its vars and facts)."""
+        if not any("{" in str(entry) for entry in self.play.vars_files):
+            return self.vars_files_data
+        return self._read_vars_files(self.play, state)
 
     def search_paths(self, task: Task, scope: Scope) -> list[str]:
         role = task_role(task, scope, self.play)
         paths = [role.path] if role else []
+        # Ansible's ansible_search_path: the role, the task file's folder, the playbook's.
+        here = os.path.dirname(task.location.path) if task.location.path else ""
+        if here and here not in paths and here != self.play.base_dir:
+            paths.append(here)
         return [*paths, self.play.base_dir]
 
     def check_mode_for(self, task: Task, scope: Scope, state: HostState) -> bool:
@@ -665,27 +840,11 @@ class PlaybookRun:
 
     # ---------------------------------------------------------------- facts, handlers, meta
 
-    async def gather_facts(self, hosts: list[HostState]) -> None:
-        self.console.event("task_start", name="Gathering Facts", hosts=len(hosts))
+    async def gather_facts(self, hosts: list[HostState], scope: Scope) -> None:
+        """The play's implicit "Gathering Facts" (orchestr.playbook.facts.gathering)."""
+        from orchestr.playbook.facts.gathering import gather_play_facts
 
-        async def one(state: HostState) -> None:
-            name = state.host.name
-            try:
-                facts = await self.pool.facts(name)
-            except Unreachable as error:
-                state.unreachable = True
-                self.stats[name].unreachable += 1
-                self.console.event("host_result", host=name, status="unreachable",
-                                   result={"msg": error.one_line(), "unreachable": True})  # fmt: skip
-                return
-            ansible_facts = facts_as_ansible(facts)
-            state.facts["ansible_facts"] = ansible_facts
-            for key, value in ansible_facts.items():
-                state.facts[f"ansible_{key}"] = value
-            self.stats[name].ok += 1
-            self.console.event("host_result", host=name, status="ok")
-
-        await asyncio.gather(*(one(h) for h in hosts if h.active))
+        await gather_play_facts(self, self.play, scope, hosts)
 
     async def flush_handlers(self, hosts: list[HostState]) -> None:
         """Run the notified handlers, in the order they are defined. A role listed twice (or
@@ -758,6 +917,7 @@ class PlaybookRun:
                             vars=(*scope.vars, task.vars, extra))  # fmt: skip
             if task.module in ("include_role", "import_role"):
                 role = load_role(target, self.play.base_dir, tasks_from=tasks_from)
+                plugins.add_role(role.path)
                 self.console.event("included", path=target, hosts=names, item=label)
                 role_scope = replace(inner, role=role, vars=(*inner.vars, role.vars, role.params))
                 self.included_roles.append((role, role_scope))
@@ -801,29 +961,6 @@ def batches(hosts: list[str], serial: Sequence[Any]) -> list[list[str]]:
         index += size
         step += 1
     return result
-
-
-def facts_as_ansible(facts: Any) -> dict[str, Any]:
-    """orchestr's minimal facts under the names Ansible's setup module uses."""
-    return {
-        "hostname": facts.hostname,
-        "nodename": facts.hostname,
-        "distribution": facts.os_id.capitalize() if facts.os_id else facts.os,
-        "distribution_version": facts.os_version,
-        "distribution_major_version": facts.os_version.split(".")[0] if facts.os_version else "",
-        "os_family": "Debian" if facts.os_id in ("debian", "ubuntu") else facts.os_id.capitalize(),
-        "system": "Linux",
-        "kernel": facts.kernel,
-        "architecture": facts.arch,
-        "machine": facts.arch,
-        "processor_vcpus": facts.cpus,
-        "processor_nproc": facts.cpus,
-        "memtotal_mb": facts.memory_mb,
-        "memfree_mb": facts.memory_available_mb,
-        "docker_version": facts.docker_version,
-        "docker_containers_running": facts.containers_running,
-        "ports_in_use": list(facts.ports_in_use),
-    }
 
 
 class GroupsView(Mapping):
@@ -889,7 +1026,39 @@ class HostContext:
         pool = self._run.pool
         if target not in pool.settings:
             pool.settings[target] = inventory_settings(target, self._run.inventory)
-        return await pool.connection(target)
+        return await pool.connection_for(self.connection_settings(target, pool.settings[target]))
+
+    def connection_settings(self, target: str, base: ConnectionSettings) -> ConnectionSettings:
+        """The host's settings with the remote_user and connection keywords applied. As in
+        Ansible, the ansible_user / ansible_connection variables win over the keywords; a
+        delegated host's come from its own inventory vars and the extra vars."""
+        run, task, scope, templar = self._run, self._task, self._scope, self._templar
+        host = run.inventory.hosts.get(target)
+        if self._delegated:
+            variables: Mapping[str, Any] = {**(host.vars if host else {}), **run.options.extra_vars}
+        else:
+            variables = templar.variables
+
+        def variable(*names: str) -> Any:
+            for name in names:
+                value = variables.get(name)
+                if value not in (None, ""):
+                    return templar.render(value)
+            return None
+
+        changes: dict[str, Any] = {}
+        user = variable("ansible_user", "ansible_ssh_user")
+        if user is None:
+            user = task.remote_user or scope.remote_user or run.play.remote_user
+        if user not in (None, "") and str(templar.render(user)) != base.user:
+            changes["user"] = str(templar.render(user))
+        kind = variable("ansible_connection")
+        implicit_local = host is None and target in LOCALHOSTS
+        if kind is None and not implicit_local:
+            kind = run.play.connection
+        if kind not in (None, "") and str(templar.render(kind)) != base.connection:
+            changes["connection"] = str(templar.render(kind))
+        return replace(base, **changes) if changes else base
 
     def _become(self) -> bool | Become | None:
         task, scope = self._task, self._scope

@@ -36,6 +36,8 @@ from jinja2.parser import Parser
 from jinja2.runtime import ChainableUndefined, StrictUndefined, Undefined
 
 from orchestr.errors import OrchestrError
+from orchestr.playbook import names as _names
+from orchestr.playbook import plugins as _plugins
 
 try:  # !unsafe strings from inventories: never templated
     from orchestr.inventory.values import UnsafeText
@@ -233,6 +235,49 @@ class _StringEnvironment(_Environment):
         return lexer
 
 
+class _NameTable(dict):
+    """The environment's filters or tests: the builtins (the dict's own items) plus
+    ``ansible.builtin.NAME`` / ``ansible.legacy.NAME`` and the running playbook's
+    filter_plugins / test_plugins, resolved as names.resolve says (Ansible's rules)."""
+
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: str, builtins: Mapping[str, Any]):
+        super().__init__(builtins)
+        self.kind = kind
+
+    def _find(self, name: str) -> Any:
+        plugin_set = _plugins.current()
+        if plugin_set is None and dict.__contains__(self, name):
+            return dict.__getitem__(self, name)  # the common case, kept cheap
+        return _names.resolve(self.kind, name, _BuiltinView(self), plugin_set)
+
+    def __getitem__(self, name: str) -> Any:
+        found = self._find(name) if isinstance(name, str) else None
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        found = self._find(name) if isinstance(name, str) else None
+        return default if found is None else found
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._find(name) is not None
+
+
+class _BuiltinView:
+    """A _NameTable's own items, read without the plugin and FQCN resolution."""
+
+    __slots__ = ("table",)
+
+    def __init__(self, table: dict):
+        self.table = table
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return dict.get(self.table, name, default)
+
+
 def _build_environment(kind: type[_Environment]) -> _Environment:
     from orchestr.playbook import filters as _filters
 
@@ -250,8 +295,8 @@ def _build_environment(kind: type[_Environment]) -> _Environment:
         optimized=False,
         finalize=_finalize,
     )
-    env.filters.update(_filters.FILTERS)
-    env.tests.update(_filters.TESTS)
+    env.filters = _NameTable("filter", {**env.filters, **_filters.FILTERS})
+    env.tests = _NameTable("test", {**env.tests, **_filters.TESTS})
     env.globals.update(
         range=range,
         omit=OMIT,
@@ -280,7 +325,7 @@ def _wrap_jinja_error(error: Exception, source: str) -> TemplateError:
     if isinstance(error, TemplateError):
         return error
     if isinstance(error, jinja2.TemplateSyntaxError):
-        detail = error.message or "syntax error"
+        detail = (error.message or "syntax error").rstrip(".")
         return TemplateError(f"template error while templating string: {detail}. String: {source}")
     if isinstance(error, jinja2.UndefinedError):
         return TemplateError(str(error.message or error))
@@ -488,6 +533,11 @@ _UNDEFINED_RE = re.compile(r"^'[^']*' is undefined$|has no attribute|has no elem
 
 def _is_undefined_message(message: str) -> bool:
     return bool(_UNDEFINED_RE.search(message))
+
+
+def is_undefined_error(error: TemplateError) -> bool:
+    """Whether rendering failed because a variable (or an attribute of one) is undefined."""
+    return _is_undefined_message(error.message)
 
 
 _ACTIVE: contextvars.ContextVar[Templar | None] = contextvars.ContextVar(

@@ -29,6 +29,7 @@ class Document:
     path: str
     root: Node | None
     loader: Any = field(repr=False, default=None)
+    encrypted: bool = False  # a vault-encrypted file: its values are secrets (orchestr.vault)
 
     def where(self, node: Node | None) -> Location:
         if node is None:
@@ -40,6 +41,10 @@ class Document:
         """The Python value of a node (raises ParseError on a duplicate key inside it)."""
         if node is None:
             return None
+        if self.encrypted:
+            from orchestr.vault.secret import secret_data
+
+            return secret_data(Document(self.path, self.root, self.loader).data(node))
         if node.tag == STR and isinstance(node, Scalar):
             return node.value
         return _fast_build(self.loader, node)
@@ -48,7 +53,7 @@ class Document:
 def load_document(path: str) -> Document:
     """Read and compose one YAML file; ParseError naming file:line:column when it is not YAML."""
     text = read_text(path)
-    loader = _InventoryLoader(text, path)
+    loader = _InventoryLoader(str(text), path)
     try:
         root = loader.get_single_node()
     except yaml.YAMLError as error:
@@ -58,7 +63,7 @@ def load_document(path: str) -> Document:
             hint="check indentation and quoting near that line",
             location=_error_location(path, error),
         ) from None
-    return Document(path, root, loader)
+    return Document(path, root, loader, encrypted=type(text) is not str)
 
 
 def is_null(node: Node | None) -> bool:

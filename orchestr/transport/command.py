@@ -59,8 +59,10 @@ class Command:
         return " ".join(_render(part, reveal=True) for part in self.parts)
 
     def display(self) -> str:
-        """What operators and logs see: secrets as ***."""
-        return " ".join(_render(part, reveal=False) for part in self.parts)
+        """What operators and logs see: secrets as ***, decrypted vault values too."""
+        from orchestr.vault.secret import mask as mask_vault
+
+        return mask_vault(" ".join(_render(part, reveal=False) for part in self.parts))
 
     @property
     def secrets(self) -> tuple[str, ...]:

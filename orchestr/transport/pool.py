@@ -60,6 +60,9 @@ class Pool:
         self._forks = asyncio.Semaphore(max(1, self.options.forks))
         self._handshakes = asyncio.Semaphore(max(1, self.options.handshakes))
         self._connections: dict[str, asyncio.Task[Connection]] = {}
+        # A host reached otherwise than its settings say (a play's remote_user or connection):
+        # one more connection per (host, connection type, user), shared as the default one is.
+        self._variants: dict[tuple[str, str, str | None], asyncio.Task[Connection]] = {}
         self._facts: dict[str, asyncio.Task] = {}
         self.handshake_count = 0  # connections actually opened: shows reuse in tests and benches
 
@@ -98,6 +101,18 @@ class Pool:
         if task is None:
             task = asyncio.ensure_future(self._open(self.settings[name]))
             self._connections[name] = task
+        return asyncio.shield(task)
+
+    def connection_for(self, settings: ConnectionSettings) -> Awaitable[Connection]:
+        """A connection with these settings: the host's own when they are its settings, else
+        one opened (once) for its (host, connection type, user)."""
+        if self.settings.get(settings.name) == settings:
+            return self.connection(settings.name)
+        key = (settings.name, settings.connection, settings.user)
+        task = self._variants.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._open(self._apply_cli(settings)))
+            self._variants[key] = task
         return asyncio.shield(task)
 
     async def _open(self, settings: ConnectionSettings) -> Connection:
@@ -175,9 +190,10 @@ class Pool:
             elif not task.done():
                 task.cancel()
 
-        await asyncio.gather(*(close_one(t) for t in self._connections.values()),
-                             return_exceptions=True)  # fmt: skip
+        tasks = [*self._connections.values(), *self._variants.values()]
+        await asyncio.gather(*(close_one(t) for t in tasks), return_exceptions=True)
         self._connections.clear()
+        self._variants.clear()
 
 
 class EscalatedConnection:

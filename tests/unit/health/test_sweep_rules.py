@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from orchestr.cluster.model import Container, HostView, Resources
 from orchestr.cluster.reconcile import ClusterView, SlotRecord, reconcile
-from orchestr.cluster.steps import PublishChange, Step
 from orchestr.cluster.spec import parse_service
+from orchestr.cluster.steps import PublishChange, Step
 from orchestr.health.sweep import SweepOptions, SweepReport, host_verdict, metrics_text, started_at
 from orchestr.store.store import HealthRecord
 

@@ -396,14 +396,16 @@ def test_lookups(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     assert templar.render("{{ query('env', 'TEMPLAR_A', 'TEMPLAR_B') }}") == ["one", "two"]
     assert templar.render("{{ q('env', 'TEMPLAR_A') }}") == ["one"]
     assert templar.render("{{ lookup('env', 'TEMPLAR_A', wantlist=True) }}") == ["one"]
-    assert templar.render("{{ lookup('env', 'TEMPLAR_UNSET') | default('dflt') }}") == "dflt"
+    # Ansible 2.19: an unset variable is '' unless `default` says otherwise (undef(): undefined)
+    assert templar.render("{{ lookup('env', 'TEMPLAR_UNSET') }}") == ""
+    assert templar.render("{{ lookup('env', 'TEMPLAR_UNSET') | default('dflt', true) }}") == "dflt"
     assert templar.render("{{ lookup('env', 'TEMPLAR_UNSET', default='') }}") == ""
     assert templar.render("{{ lookup('ansible.builtin.env', 'TEMPLAR_B') }}") == "two"
     assert templar.render("{{ lookup('file', 'nope.txt', errors='ignore') }}") is None
     with pytest.raises(TemplateError, match="cannot find the file 'nope.txt'"):
         templar.render("{{ lookup('file', 'nope.txt') }}")
     with pytest.raises(TemplateError, match="TEMPLAR_UNSET"):
-        templar.render("{{ lookup('env', 'TEMPLAR_UNSET') }}")
+        templar.render("{{ lookup('env', 'TEMPLAR_UNSET', default=undef()) }}")
     # a lazily templated variable keeps the templar's search paths
     child = templar.child({"motd": "{{ lookup('file', 'motd.txt') | upper }}"})
     assert child.render("{{ motd }}") == "HELLO"
