@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,36 @@ def split_sections(output: str) -> Sections:
     return sections
 
 
+Reader = Callable[[Sections, dict[str, Any]], dict[str, Any]]
+
+# Collectors that read one section or file (a registry, in Ansible's fact order), before and
+# after the local facts.
+ONE_SOURCE_BEFORE_LOCAL: dict[str, Reader] = {
+    "pkg_mgr": lambda raw, known: system.pkg_mgr_facts(raw.get("pkg_mgr"),
+                                                       known.get("os_family", "")),
+    "service_mgr": lambda raw, known: system.service_mgr_facts(raw.get("service_mgr"), known),
+    "systemd": lambda raw, _: system.systemd_facts(raw.get("service_mgr"),
+                                                   raw.get("systemctl_version")),
+    "user": lambda raw, _: system.user_facts(raw.get("user")),
+    "env": lambda raw, _: system.env_facts(raw.get("env")),
+    "date_time": lambda raw, _: system.date_time_facts(raw.get("date_time")),
+    "dns": lambda raw, _: system.dns_facts(raw.files.get("/etc/resolv.conf")),
+    "cmdline": lambda raw, _: system.cmdline_facts(raw.files.get("/proc/cmdline")),
+    "fips": lambda raw, _: system.fips_facts(raw.files.get("/proc/sys/crypto/fips_enabled")),
+    "loadavg": lambda raw, _: system.loadavg_facts(raw.files.get("/proc/loadavg")),
+    "apparmor": lambda raw, _: system.apparmor_facts(raw.get("apparmor")),
+    "caps": lambda raw, _: system.caps_facts(raw.get("capsh")),
+    "selinux": lambda raw, _: system.selinux_facts(raw.files),
+    "ssh_pub_keys": lambda raw, _: system.ssh_pub_key_facts(raw.files),
+    "chroot": lambda raw, _: system.chroot_facts(raw.get("chroot")),
+}  # fmt: skip
+ONE_SOURCE_AFTER_LOCAL: dict[str, Reader] = {
+    "iscsi": lambda raw, _: system.iscsi_facts(raw.files.get("/etc/iscsi/initiatorname.iscsi")),
+    "nvme": lambda raw, _: system.nvme_facts(raw.files.get("/etc/nvme/hostnqn")),
+    "fibre_channel_wwn": lambda raw, _: system.fibre_channel_facts(raw.files),
+}  # fmt: skip
+
+
 def collect(output: str, collectors: Iterable[str]) -> tuple[dict[str, Any], list[str]]:
     """Facts (without the ansible_ prefix) of the given collectors, and warnings."""
     wanted = set(collectors)
@@ -62,36 +92,9 @@ def collect(output: str, collectors: Iterable[str]) -> tuple[dict[str, Any], lis
                 facts[key] = known[key]
     if "lsb" in wanted:
         facts["lsb"] = distribution.lsb_facts(files, raw.get("lsb_release"))
-    if "pkg_mgr" in wanted:
-        facts.update(system.pkg_mgr_facts(raw.get("pkg_mgr"), known.get("os_family", "")))
-    if "service_mgr" in wanted:
-        facts.update(system.service_mgr_facts(raw.get("service_mgr"), known))
-    if "systemd" in wanted:
-        facts.update(system.systemd_facts(raw.get("service_mgr"), raw.get("systemctl_version")))
-    if "user" in wanted:
-        facts.update(system.user_facts(raw.get("user")))
-    if "env" in wanted:
-        facts.update(system.env_facts(raw.get("env")))
-    if "date_time" in wanted:
-        facts.update(system.date_time_facts(raw.get("date_time")))
-    if "dns" in wanted:
-        facts.update(system.dns_facts(files.get("/etc/resolv.conf")))
-    if "cmdline" in wanted:
-        facts.update(system.cmdline_facts(files.get("/proc/cmdline")))
-    if "fips" in wanted:
-        facts.update(system.fips_facts(files.get("/proc/sys/crypto/fips_enabled")))
-    if "loadavg" in wanted:
-        facts.update(system.loadavg_facts(files.get("/proc/loadavg")))
-    if "apparmor" in wanted:
-        facts.update(system.apparmor_facts(raw.get("apparmor")))
-    if "caps" in wanted:
-        facts.update(system.caps_facts(raw.get("capsh")))
-    if "selinux" in wanted:
-        facts.update(system.selinux_facts(files))
-    if "ssh_pub_keys" in wanted:
-        facts.update(system.ssh_pub_key_facts(files))
-    if "chroot" in wanted:
-        facts.update(system.chroot_facts(raw.get("chroot")))
+    for name, read in ONE_SOURCE_BEFORE_LOCAL.items():
+        if name in wanted:
+            facts.update(read(raw, known))
     if "local" in wanted:
         entries = [
             (kind, path, raw.named[name])
@@ -102,12 +105,9 @@ def collect(output: str, collectors: Iterable[str]) -> tuple[dict[str, Any], lis
         local, local_warnings = system.local_facts(sorted(entries, key=lambda e: e[1]))
         facts.update(local)
         warnings += local_warnings
-    if "iscsi" in wanted:
-        facts.update(system.iscsi_facts(files.get("/etc/iscsi/initiatorname.iscsi")))
-    if "nvme" in wanted:
-        facts.update(system.nvme_facts(files.get("/etc/nvme/hostnqn")))
-    if "fibre_channel_wwn" in wanted:
-        facts.update(system.fibre_channel_facts(files))
+    for name, read in ONE_SOURCE_AFTER_LOCAL.items():
+        if name in wanted:
+            facts.update(read(raw, known))
     if "hardware" in wanted and system_name == "Linux":
         facts.update(_hardware(raw, known.get("architecture", "")))
     if "network" in wanted and system_name == "Linux":

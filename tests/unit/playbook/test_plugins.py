@@ -11,8 +11,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from test_loader import errors_of, write
 
-from orchestr.errors import ParseError, ParseErrors
 from orchestr.playbook import plugins
 from orchestr.playbook.loader import load_playbook
 from orchestr.playbook.modules import base
@@ -31,20 +31,6 @@ def no_configured_plugins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     """Neither ~/.ansible/plugins nor /usr/share/ansible/plugins of this machine."""
     monkeypatch.setenv("ANSIBLE_FILTER_PLUGINS", str(tmp_path / "no-filters"))
     monkeypatch.setenv("ANSIBLE_TEST_PLUGINS", str(tmp_path / "no-tests"))
-
-
-def write(root: Path, name: str, text: str) -> Path:
-    path = root / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return path
-
-
-def errors_of(path: Path) -> list[ParseError]:
-    with pytest.raises(ParseError) as caught:
-        load_playbook(str(path))
-    error = caught.value
-    return list(error.errors) if isinstance(error, ParseErrors) else [error]
 
 
 FILTERS = """
