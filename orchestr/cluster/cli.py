@@ -83,6 +83,12 @@ def _with_cluster(flags: dict[str, Any], store, work: Callable[[Any], Awaitable[
     return asyncio.run(go())
 
 
+def _print_published(done) -> None:  # noqa: ANN001
+    """What discovery changed, as progress on stderr (stdout stays the result)."""
+    for change in done.published:
+        click.echo(f"  {change.text()}", err=True)
+
+
 def _print_report(report, as_json: bool) -> int:  # noqa: ANN001
     if as_json:
         click.echo(json.dumps({**report.as_data(), "changed": report.changed,
@@ -254,6 +260,7 @@ def scale_command(assignments: tuple[str, ...], lock_wait: float, as_json: bool,
 
         async def work(cluster) -> int:  # noqa: ANN001
             done = await converge(cluster, changes)
+            _print_published(done)
             return max(_print_report(report, as_json) for report in done.reports)
 
         code = _with_cluster(flags, store, work)
@@ -297,8 +304,9 @@ def rollback_command(service: str, number: int | None, lock_wait: float, as_json
                         rollback=False)  # fmt: skip
 
         async def work(cluster) -> int:  # noqa: ANN001
-            (report,) = (await converge(cluster, [change])).reports
-            return _print_report(report, as_json)
+            done = await converge(cluster, [change])
+            _print_published(done)
+            return _print_report(done.reports[0], as_json)
 
         code = _with_cluster(flags, store, work)
     finally:
@@ -371,7 +379,9 @@ def _set_drain(host: str, drain: bool, reason: str, lock_wait: float, as_json: b
             store.set_schedulable(host, not drain, reason)
             store.audit(what, None, f"{host}: {reason}".rstrip(": "))
             code = EXIT_OK
-            for report in (await converge(cluster, changes)).reports:
+            done = await converge(cluster, changes)
+            _print_published(done)
+            for report in done.reports:
                 code = max(code, _print_report(report, as_json))
             if not as_json:
                 click.echo(f"{host}: {'drained' if drain else 'schedulable'}")

@@ -95,8 +95,10 @@ async def converge(cluster: Cluster, changes: Sequence[Change], *, check: bool =
         cluster.name(change.candidates)
     images = [c.spec.image for c in changes if c.spec.state == "present"]
     evict = view.evict if view is not None else {}
-    if view is None:
+    if view is None:  # (a sweep passes its own, and says itself which hosts did not answer)
         view = await cluster.observe(images)
+        for host in cluster.unreachable():
+            cluster.log(f"{host} unreachable: {cluster.observations[host]}")
     plans = [_plan(cluster, change, view) for change in changes]
     refused = [plan.service for plan, change in zip(plans, changes, strict=True)
                if plan.unplaced and not change.partial]  # fmt: skip
@@ -168,8 +170,6 @@ async def _carry_out(cluster: Cluster, change: Change, plan: ServicePlan,
     spec = change.spec
     store = cluster.store
     report = DeployReport(spec.name, plan, unreachable=cluster.unreachable())
-    for host in report.unreachable:
-        cluster.log(f"{host} unreachable: {cluster.observations[host]}")
     for reason in plan.unplaced:  # a partial change (heal) goes on with what it can place
         report.failed = True
         report.message = "; ".join(filter(None, [report.message, reason]))
@@ -236,8 +236,7 @@ async def _rollout(cluster: Cluster, spec: ServiceSpec, plan: ServicePlan,
         before_removal=before_removal if cluster.publisher is not None else None,
         on_drop=lambda slot: store.set_slot(spec.name, slot, epochs.get(slot, 0), ""),
     ).run()  # fmt: skip
-    for step in [*result.done, *result.failed]:
-        cluster.log(step.text())
+    for step in [*result.done, *result.failed]:  # the callers show them: no log line here
         store.record_event(EVENT_KINDS.get(step.kind, step.kind), step.text(),
                            host=step.host or None, service=spec.name)  # fmt: skip
     return result

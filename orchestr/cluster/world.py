@@ -196,13 +196,13 @@ class Cluster:
     async def publish(self, *, fresh: bool = True) -> Any:
         """Bring HAProxy and DNS in line with the whole cluster: observed afresh (one round
         trip) after a change, else as last seen. Returns the publisher's outcome (None when
-        there is nowhere to publish); its changes are recorded as events."""
+        there is nowhere to publish); its changes are recorded as events, and shown by the
+        callers."""
         if self.publisher is None:
             return None
         view = await self.observe() if fresh else self.view()
         outcome = await self.publisher.publish(self, self.snapshot(view))
         for change in outcome.changes:
-            self.log(change.text())
             self.store.record_event("config reloaded" if change.kind != "endpoint"
                                     else "endpoint state", change.text(),
                                     host=change.target if change.kind != "zone" else None)  # fmt: skip

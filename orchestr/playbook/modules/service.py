@@ -45,9 +45,10 @@ async def service(args: dict[str, Any], ctx: ModuleContext) -> ModuleResult:
     stored = cluster.store.get_service(spec.name)  # before: the diff shows what this run changes
     done = await converge(cluster, [Change(spec, tuple(ctx.play_hosts))], check=ctx.check_mode)
     (report,) = done.reports
+    data = {**report.as_data(), "published": [change.as_data() for change in done.published]}
     result = ModuleResult(changed=report.changed, failed=report.failed,
                           msg=report.message or (report.plan.summary() if report.plan else ""),
-                          data=report.as_data())  # fmt: skip
+                          data=data)  # fmt: skip
     if ctx.diff and report.plan is not None:
         from orchestr.cluster.deploy import describe_spec
         from orchestr.cluster.spec import spec_from_dict
