@@ -101,7 +101,9 @@ def apply_command(playbooks: tuple[str, ...], check: bool, diff: bool, extra_var
     listing = syntax_check or list_hosts or list_tasks
     keyring_from_flags(flags, inline="keep" if listing else "decrypt")
     # Everything is loaded and checked before any host is touched.
-    loaded = [load_playbook(path) for path in playbooks]
+    load_warnings: list[str] = []
+    loaded = [load_playbook(path, load_warnings) for path in playbooks]
+    warn(load_warnings)
     variables = parse_extra_vars(extra_vars)
     if syntax_check:
         for path in playbooks:
@@ -116,7 +118,8 @@ def apply_command(playbooks: tuple[str, ...], check: bool, diff: bool, extra_var
     warn([w for w in targets.warnings if "No hosts matched" not in w])
     inventory = targets.inventory
     if list_hosts or list_tasks:
-        _list(loaded, inventory, flags.get("limit"), list_hosts, list_tasks)
+        _list(loaded, inventory, flags.get("limit"), list_hosts, list_tasks, variables,
+              _tags(tags), _tags(skip_tags))  # fmt: skip
         return
     options = RunOptions(check=check, diff=diff, limit=flags.get("limit"), extra_vars=variables,
                          tags=_tags(tags), skip_tags=_tags(skip_tags),
@@ -196,32 +199,74 @@ def exit_code(stats: dict) -> int:
     return EXIT_OK
 
 
-def _list(loaded, inventory, limit, list_hosts: bool, list_tasks: bool) -> None:  # noqa: ANN001
+def _selected(tags: frozenset[str], wanted: frozenset[str], skipped: frozenset[str]) -> bool:
+    """--tags / --skip-tags as the runner applies them (always, never, all)."""
+    if skipped and (tags & skipped or ("all" in skipped and "always" not in tags)):
+        return False
+    if "never" in tags and not (tags & (wanted - {"all"})):
+        return False
+    if not wanted or "all" in wanted:
+        return True
+    return bool(tags & wanted) or "always" in tags
+
+
+def _play_name(play, variables: dict) -> str:  # noqa: ANN001
+    """The play's name as ansible-playbook lists it: templated with the play's vars and the
+    extra vars; a play without a name is named after its host pattern."""
+    if not play.name:
+        return play.hosts or ""
+    if "{{" not in play.name and "{%" not in play.name:
+        return play.name
+    from orchestr.playbook.templar import Templar
+
+    try:
+        return str(Templar({**dict(play.vars or {}), **variables}).render(play.name))
+    except Exception:  # noqa: BLE001 - listing shows the raw name rather than failing
+        return play.name
+
+
+def _list(loaded, inventory, limit, list_hosts: bool, list_tasks: bool,  # noqa: ANN001
+          variables: dict | None = None, tags: frozenset[str] = frozenset(),
+          skip_tags: frozenset[str] = frozenset()) -> None:  # fmt: skip
+    """What `ansible-playbook --list-hosts / --list-tasks` prints, line for line: tags are
+    inherited (play, role, block, import) and sorted; only a block's `block:` part is listed;
+    a named role task is `role : name`; handlers are not listed."""
     from orchestr.playbook.model import Block
 
     for playbook in loaded:
         click.echo(f"\nplaybook: {playbook.path}")
         for index, play in enumerate(playbook.plays, 1):
-            click.echo(f"\n  play #{index} ({play.hosts}): {play.name}\tTAGS: []")
+            play_tags = frozenset(play.tags)
+            name = _play_name(play, variables or {})
+            header = (
+                f"\n  play #{index} ({play.hosts}): {name}\tTAGS: [{','.join(sorted(play_tags))}]"
+            )
             if list_hosts:
                 hosts = inventory.select(play.hosts, limit)
-                click.echo(f"    pattern: ['{play.hosts}']")
-                click.echo(f"    hosts ({len(hosts)}):")
-                for host in hosts:
-                    click.echo(f"      {host.name}")
-            if list_tasks:
-                click.echo("    tasks:")
+                header += f"\n    pattern: {[play.hosts]!r}\n    hosts ({len(hosts)}):"
+                header += "".join(f"\n      {host.name}" for host in hosts)
+            click.echo(header)
+            if not list_tasks:
+                continue
+            lines = ["    tasks:"]
 
-                def walk(items) -> None:  # noqa: ANN001
-                    for item in items:
-                        if isinstance(item, Block):
-                            walk((*item.block, *item.rescue, *item.always))
-                        else:
-                            tags = sorted(item.tags)
-                            click.echo(f"      {item.name or item.module}\tTAGS: {tags}")
+            def walk(items, inherited: frozenset[str], lines: list[str] = lines) -> None:  # noqa: ANN001
+                for item in items:
+                    if isinstance(item, Block):
+                        walk(item.block, inherited | item.tags)
+                        continue
+                    task_tags = inherited | item.tags
+                    if not _selected(task_tags, tags, skip_tags):
+                        continue
+                    if item.name:
+                        label = f"{item.role} : {item.name}" if item.role else item.name
+                    else:
+                        label = item.module
+                    lines.append(f"      {label}\tTAGS: [{', '.join(sorted(task_tags))}]")
 
-                walk(play.pre_tasks)
-                for role in play.roles:
-                    walk(role.tasks)
-                walk(play.tasks)
-                walk(play.post_tasks)
+            walk(play.pre_tasks, play_tags)
+            for role in play.roles:
+                walk(role.tasks, play_tags | role.tags)
+            walk(play.tasks, play_tags)
+            walk(play.post_tasks, play_tags)
+            click.echo("\n".join(lines))

@@ -6,7 +6,9 @@ Decisions worth knowing:
 - `with_list` is `loop:`; every other `with_<lookup>` becomes `loop=LoopWith(lookup, terms)`
   so the runner applies the lookup's own semantic (with_items flattens, with_dict = dict2items).
 - import_tasks / import_role / import_playbook expand here; include_tasks / include_role stay
-  tasks, but a file or role named without a template is read and validated now as well.
+  tasks, but a file or role named without a template is read and validated now as well; its
+  problems are warnings (Ansible reads it only if the include runs, which a `when:` may skip).
+- Each error is reported once, even when a file or role is imported several times.
 - Ansible keywords orchestr does not implement are errors, not silently ignored.
 - Stricter than `ansible-playbook --syntax-check` on purpose: module arguments (unknown, missing,
   wrong choice or type), keyword value types (`when: {a: 1}`, `loop: 3`, `retries: x`,
@@ -62,12 +64,18 @@ _FALSE = frozenset({"n", "no", "off", "0", "false", "f"})
 # Public API
 
 
-def load_playbook(path: str) -> Playbook:
-    """Every play of the playbook at `path`, imports expanded; raises ParseError(s)."""
+def load_playbook(path: str, warnings: list[str] | None = None) -> Playbook:
+    """Every play of the playbook at `path`, imports expanded; raises ParseError(s).
+
+    Problems only in files or roles an include_tasks / include_role names are not errors (Ansible
+    reads those only when the include runs, and a `when:` may skip it): they are appended to
+    `warnings` when given, and become errors at run time if the include does run."""
     loader = _Loader()
     plays = loader.playbook(os.path.abspath(path), None)
     loader.check_names()
-    loader.raise_errors()
+    soft = loader.raise_errors()
+    if warnings is not None:
+        warnings.extend(f"{error.one_line()} (only if included)" for error in soft)
     return Playbook(path=path, plays=tuple(plays))
 
 
@@ -316,6 +324,11 @@ class _Loader:
     duplicates: str = field(default_factory=duplicate_key_policy)
     # Filter, test and lookup names used, checked once every plugin folder is known.
     used_names: _names.NameCheck = field(default_factory=_names.NameCheck)
+    # Files read outside any include_tasks / include_role: problems there are errors. Problems
+    # in files only an include reads, or at an include naming a missing file, are `soft`.
+    static_paths: set[str] = field(default_factory=set)
+    soft: list[ParseError] = field(default_factory=list)
+    dynamic_depth: int = 0
 
     def __post_init__(self) -> None:
         modules.load_all()
@@ -330,22 +343,46 @@ class _Loader:
         for message, location, hint in self.used_names.problems():
             self.error(message, location, hint)
 
-    def raise_errors(self) -> None:
+    def raise_errors(self) -> list[ParseError]:
+        """Raise every error once (a file imported twice reports its problems once), in file
+        then line order; return the soft ones (see `static_paths`), once each, when none."""
         order = {path: index for index, path in enumerate(self.documents)}
-        self.errors.sort(
-            key=lambda e: (
+
+        def key(e: ParseError) -> tuple:
+            return (
                 order.get(e.location.path, len(order)) if e.location else -1,
                 (e.location.line, e.location.column) if e.location else (0, 0),
             )
-        )
-        if len(self.errors) == 1:
-            raise self.errors[0]
-        if self.errors:
-            raise ParseErrors(self.errors)
+
+        def dynamic(e: ParseError) -> bool:
+            path = e.location.path if e.location else None
+            return path in self.documents and path not in self.static_paths
+
+        def unique(errors: Iterable[ParseError]) -> list[ParseError]:
+            seen: dict[tuple, ParseError] = {}
+            for e in errors:
+                seen.setdefault((e.location, e.message, e.hint), e)
+            return sorted(seen.values(), key=key)
+
+        hard = unique(e for e in self.errors if not dynamic(e))
+        known = {(e.location, e.message, e.hint) for e in hard}
+        soft = [
+            e
+            for e in unique([*self.soft, *(e for e in self.errors if dynamic(e))])
+            if (e.location, e.message, e.hint) not in known
+        ]
+        self.errors = hard
+        if len(hard) == 1:
+            raise hard[0]
+        if hard:
+            raise ParseErrors(hard)
+        return soft
 
     # -- documents ------------------------------------------------------------------------
 
     def document(self, path: str, where: Location | None = None) -> Document | None:
+        if self.dynamic_depth == 0:
+            self.static_paths.add(path)
         if path in self.documents:
             return self.documents[path]
         document = None
@@ -1174,7 +1211,17 @@ class _Loader:
         if module == "include_role":
             name = args.get("name")
             if isinstance(name, str) and not _has_template(name):
-                self.role(name, context.base_dir, doc, task.location, **_role_froms(args))
+                # Read only when the include runs (Ansible): problems here are soft; those at
+                # this task (role or tasks_from not found) are moved to `soft` by hand.
+                start = len(self.errors)
+                self.dynamic_depth += 1
+                try:
+                    self.role(name, context.base_dir, doc, task.location, **_role_froms(args))
+                finally:
+                    self.dynamic_depth -= 1
+                here = [e for e in self.errors[start:] if e.location == task.location]
+                self.soft.extend(here)
+                self.errors[start:] = [e for e in self.errors[start:] if e not in here]
         return [task]
 
     # -- modules and their arguments --------------------------------------------------------
@@ -1304,6 +1351,7 @@ class _Loader:
         names = {alias: name for name, arg in spec.args.items() for alias in arg.aliases}
         names.update({name: name for name in spec.args})
         given: set[str] = set()
+        meant: set[str] = set()  # arguments a misspelt one stands for: not also "missing"
         for key, value in args.items():
             if key == "_raw_params" and spec.free_form:
                 given.add(key)
@@ -1316,6 +1364,8 @@ class _Loader:
                 )
                 continue
             if key not in names:
+                close = difflib.get_close_matches(key, sorted(names), n=1, cutoff=0.7)
+                meant.update(names[c] for c in close)
                 self.error(
                     f"{module} has no argument {key!r}",
                     self._arg_location(doc, node, key),
@@ -1335,6 +1385,7 @@ class _Loader:
             if (
                 arg.required
                 and name not in given
+                and name not in meant
                 and not (spec.free_form and "_raw_params" in given)
             ):
                 self.error(
@@ -1427,17 +1478,21 @@ class _Loader:
             return
         path = _find_task_file(name, doc.path, context.role_path, context.base_dir)
         if path is None:
-            self.error(
+            self.soft.append(ParseError(
                 f"include_tasks file not found: {name}",
-                task.location,
-                "paths are relative to the including file (or the role's tasks/)",
-            )
+                hint="paths are relative to the including file (or the role's tasks/)",
+                location=task.location,
+            ))  # fmt: skip
             return
         key = (path, context.role)
         if key in self.validated or path in context.chain:
             return  # validated already, or including itself (legal: a dynamic recursion)
         self.validated.add(key)
-        self.task_file(path, context.derive(imported_roles=None), task.location)
+        self.dynamic_depth += 1
+        try:
+            self.task_file(path, context.derive(imported_roles=None), task.location)
+        finally:
+            self.dynamic_depth -= 1
 
     def import_tasks(
         self, doc: Document, task: Task, values: dict[str, _Pair], context: _Context
