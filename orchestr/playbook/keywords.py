@@ -44,7 +44,7 @@ TASK = words(
     "name when loop loop_control register notify tags changed_when failed_when ignore_errors "
     "until retries delay delegate_to run_once become become_user become_method check_mode diff "
     "vars environment no_log args action local_action collections throttle delegate_facts "
-    "remote_user"
+    "remote_user async poll"
 )
 TASK_IGNORED = frozenset({"debugger"})
 HANDLER = TASK | {"listen"}

@@ -660,7 +660,14 @@ class PlaybookRun:
         context = HostContext(self, task, scope, state, templar, delegated, check_mode,
                               self.diff_for(task, scope, templar))  # fmt: skip
         try:
-            result = await spec.run(args, context)
+            seconds = int(templar.render(task.async_) or 0) if task.async_ is not None else 0
+            if seconds > 0 and not check_mode:  # in check mode the module decides, as Ansible's
+                from orchestr.playbook.modules.async_status import run_async
+
+                poll = int(templar.render(task.poll)) if task.poll is not None else 15
+                result = await run_async(spec.name, args, context, seconds, poll)
+            else:
+                result = await spec.run(args, context)
         except ModuleError as error:
             result = ModuleResult(failed=True, msg=str(error))
         except TemplateError:
