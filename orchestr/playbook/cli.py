@@ -199,17 +199,6 @@ def exit_code(stats: dict) -> int:
     return EXIT_OK
 
 
-def _selected(tags: frozenset[str], wanted: frozenset[str], skipped: frozenset[str]) -> bool:
-    """--tags / --skip-tags as the runner applies them (always, never, all)."""
-    if skipped and (tags & skipped or ("all" in skipped and "always" not in tags)):
-        return False
-    if "never" in tags and not (tags & (wanted - {"all"})):
-        return False
-    if not wanted or "all" in wanted:
-        return True
-    return bool(tags & wanted) or "always" in tags
-
-
 def _play_name(play, variables: dict) -> str:  # noqa: ANN001
     """The play's name as ansible-playbook lists it: templated with the play's vars and the
     extra vars; a play without a name is named after its host pattern."""
@@ -232,6 +221,7 @@ def _list(loaded, inventory, limit, list_hosts: bool, list_tasks: bool,  # noqa:
     inherited (play, role, block, import) and sorted; only a block's `block:` part is listed;
     a named role task is `role : name`; handlers are not listed."""
     from orchestr.playbook.model import Block
+    from orchestr.playbook.runner import tags_selected
 
     for playbook in loaded:
         click.echo(f"\nplaybook: {playbook.path}")
@@ -256,7 +246,7 @@ def _list(loaded, inventory, limit, list_hosts: bool, list_tasks: bool,  # noqa:
                         walk(item.block, inherited | item.tags)
                         continue
                     task_tags = inherited | item.tags
-                    if not _selected(task_tags, tags, skip_tags):
+                    if not tags_selected(task_tags, tags, skip_tags):
                         continue
                     if item.name:
                         label = f"{item.role} : {item.name}" if item.role else item.name

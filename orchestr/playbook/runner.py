@@ -114,6 +114,17 @@ class HostState:
         return not (self.failed or self.unreachable or self.ended)
 
 
+def tags_selected(tags: frozenset[str], wanted: frozenset[str], skipped: frozenset[str]) -> bool:
+    """--tags / --skip-tags as Ansible applies them to a task's tags (always, never, all)."""
+    if skipped and (tags & skipped or ("all" in skipped and "always" not in tags)):
+        return False
+    if "never" in tags and not (tags & (wanted - {"all"})):
+        return False
+    if not wanted or "all" in wanted:
+        return True
+    return bool(tags & wanted) or "always" in tags
+
+
 class PlayAborted(Exception):
     """any_errors_fatal or max_fail_percentage stopped the play."""
 
@@ -337,14 +348,7 @@ class PlaybookRun:
     # ---------------------------------------------------------------- one task on many hosts
 
     def selected_by_tags(self, tags: frozenset[str]) -> bool:
-        wanted, skipped = self.options.tags, self.options.skip_tags
-        if skipped and (tags & skipped or ("all" in skipped and "always" not in tags)):
-            return False
-        if "never" in tags and not (tags & (wanted - {"all"})):
-            return False
-        if not wanted or "all" in wanted:
-            return True
-        return bool(tags & wanted) or "always" in tags
+        return tags_selected(tags, self.options.tags, self.options.skip_tags)
 
     async def run_task(
         self, task: Task, scope: Scope, hosts: list[HostState], *, handler: bool = False
