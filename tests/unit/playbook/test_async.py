@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from test_keywords_content import run
 
 from orchestr.playbook.modules.async_status import (
     _AWK,
@@ -29,22 +27,6 @@ from orchestr.playbook.modules.async_status import (
     status_result,
 )
 from orchestr.transport.command import Command
-
-ORCHESTR = os.path.join(os.path.dirname(sys.executable), "orchestr")
-
-
-def run(tmp_path, playbook: str, *args: str, inventory: str):
-    inv = tmp_path / "inv.ini"
-    inv.write_text(inventory)
-    book = tmp_path / "play.yml"
-    book.write_text(textwrap.dedent(playbook))
-    done = subprocess.run([ORCHESTR, "apply", "-i", str(inv), str(book), *args],
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                          env={**os.environ, "NO_COLOR": "1"})  # fmt: skip
-    recap = {m[0]: tuple(int(x) for x in m[1:]) for m in re.findall(
-        r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)",
-        done.stdout, re.M)}  # fmt: skip
-    return done, recap
 
 
 def test_status_and_cleanup_commands_are_exact():
