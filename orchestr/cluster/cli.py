@@ -126,10 +126,10 @@ def status_command(as_json: bool, **flags: Any) -> None:
 
     store, close = _open_store(False, 0, "status")
     try:
-        services = store.services()
 
         async def work(cluster) -> int:  # noqa: ANN001
-            status = await cluster_status(cluster, services)
+            await cluster.ensure_store()  # a lost store is rebuilt, never shown as empty
+            status = await cluster_status(cluster, store.services())
             click.echo(json.dumps(status, indent=2) if as_json else render_status(status))
             return EXIT_OK
 

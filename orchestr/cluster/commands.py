@@ -11,6 +11,7 @@ from orchestr.cluster.model import (
     LABEL_MANAGED,
     LABEL_MEMORY,
     LABEL_PORTS,
+    LABEL_RECORD,
     LABEL_SERVICE,
     LABEL_SLOT,
     LABEL_SPEC,
@@ -41,7 +42,8 @@ def parse_ports_label(text: str) -> tuple[tuple[int, int], ...]:
 
 
 def replica_options(
-    spec: ServiceSpec, slot: str, epoch: int, ports: Sequence[tuple[int, int]], host: str = ""
+    spec: ServiceSpec, slot: str, epoch: int, ports: Sequence[tuple[int, int]], host: str = "",
+    record: str = "",
 ) -> ContainerOptions:
     """The container of one replica: the spec, plus the labels that make the cluster its own
     record (service, slot, epoch, spec hash, reservations, published ports), and ORCHESTR_*
@@ -57,6 +59,8 @@ def replica_options(
         labels[LABEL_MEMORY] = str(spec.resources.memory_mb)
     if ports:
         labels[LABEL_PORTS] = ports_label(sorted(ports))
+    if record:
+        labels[LABEL_RECORD] = record
     # One --publish per assigned (container, host) pair: a container port may be published on
     # several host ports. Unpublished container ports need no flag.
     order = {p.target: i for i, p in reversed(list(enumerate(spec.ports)))}
@@ -83,9 +87,10 @@ def replica_options(
 
 
 def run_replica(
-    spec: ServiceSpec, slot: str, epoch: int, ports: Sequence[tuple[int, int]], host: str = ""
+    spec: ServiceSpec, slot: str, epoch: int, ports: Sequence[tuple[int, int]], host: str = "",
+    record: str = "",
 ) -> Command:
-    return run_container(replica_options(spec, slot, epoch, ports, host))
+    return run_container(replica_options(spec, slot, epoch, ports, host, record))
 
 
 def host_script(commands: Sequence[Command], *, keep_going: bool = True) -> Command:

@@ -11,12 +11,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from orchestr.cluster.observe import HostObservation
+from orchestr.cluster.recover import record_label
 from orchestr.cluster.reconcile import ClusterView, ServicePlan, reconcile
 from orchestr.cluster.rollout import Rollout
 from orchestr.cluster.spec import masked_env, spec_from_dict, spec_hash, spec_to_dict
 from orchestr.cluster.spec_types import ServiceSpec
 from orchestr.cluster.steps import EVENT_KINDS, PublishChange, Step
 from orchestr.cluster.world import Cluster
+from orchestr.store.interface import Deploy
 
 
 @dataclass(frozen=True)
@@ -185,17 +187,19 @@ async def _carry_out(cluster: Cluster, change: Change, plan: ServicePlan,
     report.changed = plan.changed or (new_spec and spec.state == "present")
     if spec.state == "absent":
         return await _remove(cluster, change, plan, report, done)
-    deploy = None
-    if new_spec:
+    deploy = _settle_interrupted(cluster, spec.name, plan.spec_hash)
+    if new_spec and deploy is None:
         deploy = store.begin_deploy(spec.name, spec_to_dict(spec), plan.spec_hash, user=None,
                                     command=cluster.command + change.note)  # fmt: skip
+        cluster.deploys_begun.add(deploy.id)
+    if deploy is not None:
         report.deploy_number = deploy.number
     if change.kind == "deploy":
         # Recorded before the rollout: discovery, published during it, renders from the store.
         store.set_service(spec.name, spec_to_dict(spec), plan.spec_hash,
                           deploy.id if deploy else (stored.deploy_id if stored else None),
                           list(change.candidates))  # fmt: skip
-    result = await _rollout(cluster, spec, plan, done)
+    result = await _rollout(cluster, spec, plan, done, change.candidates)
     report.steps, report.failures = result.done, result.failed
     report.changed = report.changed or result.changed
     if result.failed:
@@ -204,7 +208,7 @@ async def _carry_out(cluster: Cluster, change: Change, plan: ServicePlan,
             s.reason for s in result.failed)]))  # fmt: skip
     if result.update_failed and spec.update.failure_action == "rollback" and change.rollback:
         await _roll_back(cluster, change, deploy.number if deploy else None, report, done)
-    elif deploy is not None:
+    elif deploy is not None and (change.kind == "deploy" or not report.failed):
         status = "paused" if result.update_failed else ("failed" if result.failed
                                                          else "succeeded")  # fmt: skip
         store.finish_deploy(deploy.id, status, report.message)
@@ -214,8 +218,25 @@ async def _carry_out(cluster: Cluster, change: Change, plan: ServicePlan,
     return report
 
 
-async def _rollout(cluster: Cluster, spec: ServiceSpec, plan: ServicePlan,
-                   done: Converged) -> Any:  # fmt: skip
+def _settle_interrupted(cluster: Cluster, service: str, spec_hash: str) -> Deploy | None:
+    """Deploys of `service` left "running" by a command that was killed. The newest one, when
+    it carried the spec now being converged, is adopted: this run finishes it, so its outcome
+    is recorded and a later rollback finds it (else rollback would skip it and go back too
+    far). Every other one is closed as interrupted."""
+    unfinished = [d for d in cluster.store.deploys(service)
+                  if d.status == "running" and d.id not in cluster.deploys_begun]  # fmt: skip
+    adopted = None
+    if unfinished and unfinished[-1].spec_hash == spec_hash:
+        adopted = unfinished.pop()
+        cluster.deploys_begun.add(adopted.id)
+    for deploy in unfinished:
+        cluster.store.finish_deploy(deploy.id, "interrupted",
+                                    "its command ended before the deploy finished")  # fmt: skip
+    return adopted
+
+
+async def _rollout(cluster: Cluster, spec: ServiceSpec, plan: ServicePlan, done: Converged,
+                   candidates: Sequence[str]) -> Any:  # fmt: skip
     """Carry out a plan: the store confirms each slot as its replica proves itself, discovery
     is told before any replica is removed, dropped slots keep their epoch, and every step is
     recorded as an event."""
@@ -235,6 +256,7 @@ async def _rollout(cluster: Cluster, spec: ServiceSpec, plan: ServicePlan,
         on_confirm=lambda slot, epoch, host: store.set_slot(spec.name, slot, epoch, host),
         before_removal=before_removal if cluster.publisher is not None else None,
         on_drop=lambda slot: store.set_slot(spec.name, slot, epochs.get(slot, 0), ""),
+        record=record_label(spec, candidates),
     ).run()  # fmt: skip
     for step in [*result.done, *result.failed]:  # the callers show them: no log line here
         store.record_event(EVENT_KINDS.get(step.kind, step.kind), step.text(),
@@ -280,7 +302,7 @@ async def _remove(cluster: Cluster, change: Change, plan: ServicePlan, report: D
     cluster.store.remove_service(spec.name)
     if known:
         await _publish(cluster, done)
-    result = await _rollout(cluster, spec, plan, done)
+    result = await _rollout(cluster, spec, plan, done, change.candidates)
     report.steps, report.failures = result.done, result.failed
     report.changed = result.changed or known
     if result.failed:

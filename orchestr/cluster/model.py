@@ -16,6 +16,8 @@ LABEL_SPEC = "orchestr.spec"
 LABEL_CPUS = "orchestr.cpus"
 LABEL_MEMORY = "orchestr.memory-mb"
 LABEL_PORTS = "orchestr.ports"  # "80:8080,443:8443" (container:host) for discovery and health
+# The service's record (spec without env values, candidates): a lost store is rebuilt from it.
+LABEL_RECORD = "orchestr.record"
 MANAGED_BY = "orchestr"
 # docker states in which a container holds its reservation and ports.
 LIVE_STATES = frozenset({"running", "restarting", "created", "paused"})

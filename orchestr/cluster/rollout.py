@@ -45,7 +45,8 @@ class Rollout:
     def __init__(self, pool: Pool, spec: ServiceSpec, plan: ServicePlan, log: Log,
                  on_confirm: Callable[[str, int, str], None] | None = None,
                  before_removal: Callable[[], Awaitable[None]] | None = None,
-                 on_drop: Callable[[str], None] | None = None):  # fmt: skip
+                 on_drop: Callable[[str], None] | None = None,
+                 record: str = ""):  # fmt: skip
         self.pool = pool
         self.spec = spec
         self.plan = plan
@@ -55,6 +56,7 @@ class Rollout:
         # replicas they replace are removed, so clients are never sent to a gone container.
         self.before_removal = before_removal
         self.on_drop = on_drop  # the store retires a slot a scale-down drops
+        self.record = record  # the service's record label (see cluster/recover.py)
         self.result = RolloutResult()
 
     async def run(self) -> RolloutResult:
@@ -164,9 +166,8 @@ class Rollout:
         started: list[Action] = []
 
         def command(action: Action) -> Command:
-            return run_replica(
-                self.spec, action.slot, action.epoch, action.ports, action.host or ""
-            )
+            return run_replica(self.spec, action.slot, action.epoch, action.ports,
+                               action.host or "", self.record)  # fmt: skip
 
         outcomes = await self._per_host(by_host, command, None)
         for action, ok in outcomes:

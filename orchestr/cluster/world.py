@@ -6,6 +6,7 @@ ports and reservations, and published. Candidates stay per service (see cluster/
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,8 @@ from typing import Any
 from orchestr.cluster.model import Container, HostView, Resources
 from orchestr.cluster.observe import HostObservation, observe_hosts
 from orchestr.cluster.reconcile import ClusterView, SlotRecord
+from orchestr.cluster.recover import INSPECT_MANAGED, Recovery, recover
+from orchestr.errors import OrchestrError
 from orchestr.store.interface import StateStore
 from orchestr.transport.command import Become
 from orchestr.transport.pool import EscalatedPool, Pool
@@ -36,6 +39,10 @@ class Candidate:
                                "group_names": sorted(host.group_names)})  # fmt: skip
 
 
+class StoreRebuildError(OrchestrError):
+    """A lost store could not be rebuilt safely: the command must not go on."""
+
+
 class Cluster:
     """Everything a change to services needs, assembled once and handed to the playbook engine
     and the CLI verbs. The store may be opened lazily (`open_store`): a playbook takes the
@@ -57,7 +64,11 @@ class Cluster:
         self.named: set[str] = set()  # candidates this command named (beyond the store's hosts)
         self.drained_extra: set[str] = set()  # drained for this run's plans only (drain checks)
         self.unhealthy: frozenset[str] = frozenset()  # replicas a sweep judged failing
+        # Deploys this command began; any other deploy still "running" was interrupted (the
+        # store's lock is held, so no other command is carrying one out).
+        self.deploys_begun: set[int] = set()
         self._left_out: set[str] = set()
+        self._store_checked = False  # whether a lost store was looked for (once per command)
 
     @property
     def store(self) -> StateStore:
@@ -111,12 +122,72 @@ class Cluster:
                       known: Mapping[str, Any] | None = None,
                       extra: Mapping[str, str] | None = None) -> ClusterView:  # fmt: skip
         timeout = self.observe_timeout if timeout is None else timeout
+        await self.ensure_store(timeout)
         hosts = self.world()
         for host in hosts:
             self.raw_pool.know(inventory_settings(host, self.inventory))
         self.observations = await observe_hosts(self.pool, hosts, images, timeout=timeout,
                                                 known=known, extra=extra)  # fmt: skip
         return self.view()
+
+    async def ensure_store(self, timeout: float | None = None) -> None:
+        """Before the store is read for a decision: a lost store is rebuilt (once a command)."""
+        if not self._store_checked:
+            self._store_checked = True
+            await self.rebuild_lost_store(self.observe_timeout if timeout is None else timeout)
+
+    async def rebuild_lost_store(self, timeout: float) -> Recovery | None:
+        """A store never written to, while hosts run managed containers, was lost: every
+        service, its candidates and its slots are put back from the containers' labels before
+        anything is planned or published. If an inventory host does not answer, what it runs
+        is unknown, and the command is refused rather than taking the cluster for smaller
+        than it is."""
+        store = self.store
+        if store.services() or store.audit_log(limit=1):
+            return None
+        hosts = sorted(self.inventory.hosts)
+        for host in hosts:
+            self.raw_pool.know(inventory_settings(host, self.inventory))
+
+        async def inspect(connection) -> list:  # noqa: ANN001
+            result = await connection.run(INSPECT_MANAGED, timeout=timeout)
+            if result.rc != 0:
+                raise RuntimeError(result.stderr.strip() or f"exit {result.rc}")
+            return json.loads(result.stdout)
+
+        found: dict[str, list] = {}
+        silent = []
+        for outcome in await self.pool.each(hosts, inspect):
+            if outcome.error is None:
+                found[outcome.host] = outcome.value
+            else:
+                silent.append(f"{outcome.host} ({outcome.error})")
+        if not any(found.values()):
+            if silent:  # an empty store and no answer: nothing known was lost, say so
+                self.log("the store is empty and these hosts did not answer: "
+                         + ", ".join(silent))  # fmt: skip
+            return None
+        if silent:
+            raise StoreRebuildError(
+                "the store is empty but hosts run managed containers; it cannot be rebuilt "
+                f"from their labels while {', '.join(silent)} does not answer (bring it back, "
+                "or leave it out of the inventory)")  # fmt: skip
+        recovery = recover(found)
+        for service in recovery.services:
+            store.set_service(service.name, service.spec, service.spec_hash, None,
+                              list(service.hosts))  # fmt: skip
+            for slot, (epoch, host) in service.slots.items():
+                store.set_slot(service.name, slot, epoch, host)
+            store.audit("rebuild", service.name, f"rebuilt from the labels of {len(service.slots)}"
+                        " replica(s) after the store was found empty", command=self.command)  # fmt: skip
+        text = (f"the store was empty: rebuilt {len(recovery.services)} service(s) from the "
+                f"labels of {recovery.containers} replica(s)")  # fmt: skip
+        store.record_event("store rebuilt", text)
+        self.log(text)
+        for problem in recovery.problems:
+            store.record_event("store rebuilt", problem, service=problem.split(":")[0])
+            self.log(problem)
+        return recovery
 
     def declared_down(self) -> set[str]:
         """Hosts a sweep has declared down: their replicas are lost and may be replaced."""

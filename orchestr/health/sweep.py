@@ -115,6 +115,7 @@ class Sweeper:
         report = SweepReport(started=time.time())
         clock = time.monotonic()
         store = self.cluster.store
+        await self.cluster.ensure_store(self.options.observe_timeout)
         services = store.services()
         specs = {s.name: spec_from_dict(s.spec) for s in services}
         self._specs = specs

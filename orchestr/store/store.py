@@ -29,8 +29,11 @@ from orchestr.errors import OrchestrError
 BUSY_TIMEOUT_MS = 5000
 STORE_FILE = "orchestr.db"
 
-DeployStatus = Literal["running", "succeeded", "failed", "rolled back", "paused"]
-DEPLOY_STATUSES: tuple[str, ...] = ("running", "succeeded", "failed", "rolled back", "paused")
+# "interrupted": a deploy whose command was killed before it finished, closed by the next one.
+DeployStatus = Literal["running", "succeeded", "failed", "rolled back", "paused", "interrupted"]
+DEPLOY_STATUSES: tuple[str, ...] = (
+    "running", "succeeded", "failed", "rolled back", "paused", "interrupted"
+)
 
 
 class StoreError(OrchestrError):
