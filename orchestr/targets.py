@@ -83,6 +83,12 @@ def resolve_targets(pattern: str, flags: dict[str, Any]) -> Targets:
     )
 
 
+def inventory_given(flags: dict[str, Any]) -> bool:
+    """Whether -i or the environment names an inventory (resolve_targets would not refuse)."""
+    return bool(flags.get("sources")) or any(
+        os.environ.get(v) for v in ("ORCHESTR_INVENTORY", "ANSIBLE_INVENTORY"))  # fmt: skip
+
+
 def _default_sources() -> list[str]:
     for variable in ("ORCHESTR_INVENTORY", "ANSIBLE_INVENTORY"):
         value = os.environ.get(variable)

@@ -60,12 +60,14 @@ def _with_cluster(flags: dict[str, Any], store, work: Callable[[Any], Awaitable[
     from orchestr.discovery.publish import publisher_for
     from orchestr.inventory.model import Inventory
     from orchestr.store.store import command_line
-    from orchestr.targets import resolve_targets
+    from orchestr.targets import inventory_given, resolve_targets
     from orchestr.transport.pool import Pool
 
     if flags.get("timeout") is None:
         flags = {**flags, "timeout": 3.0}  # a dead host must not hold a view up for 10 s
-    if store.services() or store.all_slots():
+    # A store never written to may be a lost one: the inventory's hosts are read to rebuild it.
+    lost = not store.audit_log(limit=1) and inventory_given(flags)
+    if store.services() or store.all_slots() or lost:
         targets = resolve_targets("all", flags)
         warn([w for w in targets.warnings if "No hosts matched" not in w])
         inventory, settings, options = targets.inventory, targets.settings, targets.pool_options

@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from orchestr.errors import EXIT_OK, OptionsError
-from orchestr.targets import connection_options, warn
+from orchestr.errors import EXIT_OK, OptionsError, OrchestrError
+from orchestr.targets import connection_options, inventory_given, warn
 
 
 def sweep_options(command):  # noqa: ANN001, ANN201
@@ -56,7 +56,7 @@ def _print(report, as_json: bool) -> None:  # noqa: ANN001
     stamp = time.strftime("%H:%M:%S", time.localtime(report.started))
     services = ", ".join(f"{n} {c['healthy']}/{c['desired']}" for n, c in report.services.items())
     down = [h for h, s in report.hosts.items() if s != "up"]
-    verdict = {0: "healthy", 1: "healed", 2: "DEGRADED"}[report.exit_code]
+    verdict = report.verdict
     click.echo(f"{stamp} sweep {verdict} in {report.duration:.2f}s: {services or 'no services'}"
                + (f"; hosts not up: {', '.join(h + ' ' + report.hosts[h] for h in down)}"
                   if down else ""))  # fmt: skip
@@ -72,7 +72,10 @@ def _setup(flags: dict[str, Any]):  # noqa: ANN202
     from orchestr.targets import resolve_targets
 
     store = Store.open(default_store_path())
-    if not store.services():
+    # A store never written to may be a lost one: the sweep rebuilds it from the labels on the
+    # inventory's hosts (cluster/recover.py). Else no service means nothing to do.
+    lost = not store.audit_log(limit=1) and inventory_given(flags)
+    if not store.services() and not lost:
         return store, None
     if flags.get("timeout") is None:
         flags = {**flags, "timeout": 3.0}  # a sweep must not wait 10 s for a dead host
@@ -98,8 +101,8 @@ def _cluster(pool, store, targets, flags: dict[str, Any], log):  # noqa: ANN001,
 @click.command(name="sweep")
 @sweep_options
 def sweep_command(as_json: bool, **flags: Any) -> None:
-    """One health sweep (made for cron): exit 0 healthy, 1 healed something, 2 degraded and
-    could not heal. Skips cleanly when another sweep or apply holds the store."""
+    """One health sweep (made for cron): exit 0 healthy, 1 healed something, 2 degraded (could
+    not heal, report-only work left, a host not up or a service short), 3 an error. Skips cleanly when another sweep or apply holds the store."""
     from orchestr.store.lock import LockHeld, StoreLock
     from orchestr.store.store import command_line, default_store_path
 
@@ -115,6 +118,11 @@ def sweep_command(as_json: bool, **flags: Any) -> None:
             click.echo("no services in the store: nothing to sweep")
             sys.exit(EXIT_OK)
         report = asyncio.run(_sweep_once(store, targets, flags, as_json))
+    except OrchestrError as error:  # the sweep could not judge the cluster: not "healed"
+        from orchestr.health.sweep import EXIT_SWEEP_ERROR
+
+        error.exit_code = EXIT_SWEEP_ERROR
+        raise
     finally:
         lock.release()
     sys.exit(report.exit_code)
@@ -233,8 +241,8 @@ def cron_command(every: int, inventory: str | None, extra: str) -> None:
     click.echo("[Unit]\nDescription=orchestr health sweep\nAfter=network-online.target\n\n"
                "[Service]\nType=oneshot\n" +
                "".join(f"Environment={n}={v}\n" for n, v in carried.items()) +
-               f"ExecStart={line}\n# exit 1 means healed, 2 degraded: not a unit failure\n"
-               "SuccessExitStatus=1 2")  # fmt: skip
+               f"ExecStart={line}\n# exit 1 means healed, 2 degraded: not a unit failure; "
+               "3 (an error) is\nSuccessExitStatus=1 2")  # fmt: skip
     click.echo("\n# /etc/systemd/system/orchestr-sweep.timer")
     click.echo("[Unit]\nDescription=orchestr health sweep timer\n\n[Timer]\n"
                f"OnBootSec=1min\nOnUnitActiveSec={every}min\nAccuracySec=1s\n\n"

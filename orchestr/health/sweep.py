@@ -22,7 +22,9 @@ from orchestr.cluster.world import HOSTS, Cluster
 from orchestr.health.checks import HealthState, advance, probe_for
 from orchestr.store.store import HealthRecord
 
-EXIT_HEALTHY, EXIT_HEALED, EXIT_DEGRADED = 0, 1, 2
+# A sweep's exit codes: cron and the systemd unit (`orchestr cron`) treat 0-2 as a sweep that
+# ran; an error that kept the sweep from judging the cluster has its own, which fails the unit.
+EXIT_HEALTHY, EXIT_HEALED, EXIT_DEGRADED, EXIT_SWEEP_ERROR = 0, 1, 2, 3
 FACTS_EVERY = 30  # a watch loop re-reads hosts' facts (capacity, busy ports) every N sweeps
 
 
@@ -56,9 +58,27 @@ class SweepReport:
 
     @property
     def exit_code(self) -> int:
-        if self.problems:
+        """Degraded when something could not be healed or --report-only found work to do
+        (nothing was healed); healed when it acted; and with nothing done, degraded while the
+        cluster is short (a host suspect, a service below its desired count), else healthy. A
+        host declared down whose replicas run elsewhere is dealt with: not degraded."""
+        if self.problems or self.planned:
             return EXIT_DEGRADED
-        return EXIT_HEALED if self.actions or self.planned else EXIT_HEALTHY
+        if self.actions:
+            return EXIT_HEALED
+        return EXIT_HEALTHY if self.whole else EXIT_DEGRADED
+
+    @property
+    def whole(self) -> bool:
+        return all(state != "missing" for state in self.hosts.values()) and all(
+            counts.get("healthy", 0) >= counts.get("desired", 0)
+            for counts in self.services.values())  # fmt: skip
+
+    @property
+    def verdict(self) -> str:
+        if self.planned:
+            return "NEEDS HEALING (report only: nothing done)"
+        return {EXIT_HEALTHY: "healthy", EXIT_HEALED: "healed"}.get(self.exit_code, "DEGRADED")
 
     def as_data(self) -> dict[str, Any]:
         return {"started": self.started, "seconds": round(self.duration, 3),

@@ -89,8 +89,21 @@ def test_report_exit_codes() -> None:
     assert SweepReport().exit_code == 0
     assert SweepReport(steps=[restart]).exit_code == 1
     assert SweepReport(published=[reload]).exit_code == 1
-    assert SweepReport(planned=["restart web.1.e1 on n1"]).exit_code == 1
+    # --report-only healed nothing: work left to do is a degraded cluster, never "healed".
+    planned = SweepReport(planned=["restart web.1.e1 on n1"])
+    assert (planned.exit_code, planned.verdict.split()[0]) == (2, "NEEDS")
     assert SweepReport(steps=[restart], problems=["no room"]).exit_code == 2
+    # Nothing done while a host is not up or a service is short: degraded, not healthy.
+    whole = {"web": {"healthy": 2, "desired": 2}}
+    assert SweepReport(hosts={"n1": "up", "n2": "up"}, services=whole).exit_code == 0
+    assert SweepReport(hosts={"n1": "up", "n2": "missing"}, services=whole).exit_code == 2
+    # A host declared down whose replicas run elsewhere has been dealt with.
+    assert SweepReport(hosts={"n1": "up", "n2": "down"}, services=whole).exit_code == 0
+    short = {"web": {"healthy": 1, "desired": 2}}
+    assert SweepReport(hosts={"n1": "up"}, services=short).exit_code == 2
+    assert SweepReport(hosts={"n1": "up"}, services=short).verdict == "DEGRADED"
+    # Acting this sweep is "healed", even while the relocated host is still down.
+    assert SweepReport(hosts={"n1": "down"}, services=whole, steps=[restart]).exit_code == 1
 
 
 SPEC = parse_service({"name": "web", "image": "demo:1", "replicas": 2, "max_per_host": 1})
