@@ -239,6 +239,11 @@ def _string_map(args: Mapping[str, Any], key: str) -> dict[str, str]:
     value = args.get(key) or {}
     if not isinstance(value, Mapping):
         raise SpecError(key, "a mapping is expected", f"e.g. {key}: {{NAME: value}}")
+    for name, item in value.items():
+        if isinstance(item, Mapping | list | tuple | set):
+            # Its Python repr would reach the container: never what the author meant.
+            raise SpecError(f"{key}.{name}", f"a {type(item).__name__} is not a value",
+                            "give a string; for JSON, use {{ value | to_json }}")  # fmt: skip
     return {str(k): _scalar_text(v) for k, v in value.items()}
 
 

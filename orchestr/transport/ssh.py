@@ -85,6 +85,8 @@ class _HostKeyCheck(asyncssh.SSHClient):
         if self.policy == "accept-new":
             self.new_key = key
             return True
+        if self.policy == "off":  # an unknown key is taken, and not remembered
+            return True
         self.verdict = "unknown"
         return False
 
@@ -154,8 +156,10 @@ async def _connect(
         or _config_known_hosts(config, settings)
         or (DEFAULT_KNOWN_HOSTS,)
     )
-    known = cache.known_hosts(known_files) if policy != "off" else None
-    checker = _HostKeyCheck(policy, known) if known is not None else None
+    # Read under every policy: a key that differs from the one known is refused even with
+    # "off", which only stops unknown keys from being refused.
+    known = cache.known_hosts(known_files)
+    checker = _HostKeyCheck(policy, known)
     options: dict = {
         "port": settings.port or (),
         "username": settings.user or (),

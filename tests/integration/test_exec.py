@@ -360,3 +360,15 @@ def test_command_timeout_is_a_one_line_failure(lab):
     assert run.host_lines("node2") == ["node2 | FAILED | rc=1 >>"]
     _no_traceback(run)
     assert run.seconds < 8
+
+
+def test_policy_off_still_refuses_a_changed_key(lab, tmp_path):
+    """`off` takes unknown keys; a key that differs from the one known is refused all the same
+    (issue 14: the README says a changed key is always refused)."""
+    changed = _other_key_known_hosts(lab, tmp_path / "changed_known_hosts")
+    inventory = write_inventory(tmp_path / "inv.yml", lab, {"node1": {}},
+                                known_hosts=str(changed))  # fmt: skip
+    before = changed.read_text()
+    run = exec_(inventory, "--host-key-policy", "off", ["hostname"])
+    assert "HOST KEY CHANGED" in _unreachable_reason(run)
+    assert changed.read_text() == before

@@ -153,6 +153,15 @@ def test_env_must_be_a_mapping():
     assert error.hint == "e.g. env: {NAME: value}"
 
 
+@pytest.mark.parametrize("value", [{"a": 1}, [1, 2], ("x",)])
+def test_an_env_or_label_value_that_is_not_a_scalar_is_refused(value):
+    """Its repr would have reached the container (issue 14)."""
+    error = refused(env={"CONFIG": value})
+    assert error.field == "env.CONFIG" and "is not a value" in error.message
+    assert "to_json" in error.hint
+    assert refused(labels={"team": value}).field == "labels.team"
+
+
 def test_labels_sorted_and_must_be_a_mapping():
     assert parse(labels={"team": "core", "app": 1}).labels == (("app", "1"), ("team", "core"))
     assert refused(labels="team=core").field == "labels"
