@@ -8,7 +8,7 @@ container of an older epoch is stale and is fenced (removed) wherever it shows u
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from orchestr.cluster.constraints import satisfies
@@ -157,7 +157,7 @@ def reconcile(
     mine = [c for c in view.containers if c.service == spec.name]
     slots = desired_slots(spec, view)
     wanted = set(slots)
-    current_epoch = _current_epochs(mine, record)
+    current_epoch = _current_epochs(mine, record, view.suspect)
     actions: list[Action] = []
     chosen: dict[str, Container] = {}
 
@@ -257,12 +257,21 @@ def _by_slot(containers: Iterable[Container]) -> dict[str, list[Container]]:
     return groups
 
 
-def _current_epochs(mine: Sequence[Container], record: Mapping[str, SlotRecord]) -> dict[str, int]:
-    """The store's epoch per slot; with no record (a lost store), the newest epoch seen is
-    adopted, so re-applying rebuilds the record instead of replacing everything."""
+def _current_epochs(mine: Sequence[Container], record: Mapping[str, SlotRecord],
+                    suspect: Collection[str] = ()) -> dict[str, int]:  # fmt: skip
+    """The store's epoch per slot. A slot with no record (a lost store), or whose recorded
+    replica is nowhere to be seen while a newer one lives (an older copy of the store restored,
+    or a run killed before it confirmed a move), takes the newest epoch seen: that replica is
+    adopted, and brought to the spec by a gated update if it differs, never removed and placed
+    anew all at once. An older epoch is never adopted: a stale copy stays stale. A replica
+    recorded on a suspect host may still run there: its slot waits for the host's verdict."""
     epochs = {slot: r.epoch for slot, r in record.items()}
+    seen = {(c.slot, c.epoch) for c in mine}
     for c in mine:
-        if c.slot not in record:
+        recorded = record.get(c.slot)
+        gone = recorded is not None and recorded.host not in suspect and \
+            (c.slot, recorded.epoch) not in seen  # fmt: skip
+        if recorded is None or (gone and c.state in LIVE_STATES):
             epochs[c.slot] = max(epochs.get(c.slot, 0), c.epoch)
     return epochs
 

@@ -117,3 +117,37 @@ async def test_a_lost_store_is_rebuilt_from_the_labels_before_a_reapply(fleet: F
     assert sorted(r.host for r in fleet.store.slots("b").values()) == ["node2", "node3"]
     assert dict(map(tuple, fleet.store.get_service("a").spec["env"])) == {"TOKEN": "s3cret"}
     assert [e.kind for e in fleet.store.events()].count("store rebuilt") == 1
+
+
+async def test_an_older_store_restored_is_restored_by_gated_updates_not_all_at_once(
+    fleet: Fleet,
+) -> None:
+    """An older copy of the store put back: a sweep adopts what runs (newer epochs) and brings
+    it to the stored spec by the update policy's batches; nothing is removed and placed anew."""
+    import shutil
+
+    from orchestr.store.store import Store
+
+    v1 = spec("web", replicas=3, ports=["8100-8109:80"])
+    v2 = spec("web", image="app:2", replicas=3, ports=["8100-8109:80"])
+    hosts = ("node1", "node2", "node3")
+    ok(await converge(fleet.cluster(), [Change(v1, hosts)]))
+    fleet.store.close()
+    shutil.copy(fleet.root / "state.db", fleet.root / "backup.db")
+    fleet.store = Store.open(fleet.root / "state.db")
+    ok(await converge(fleet.cluster(), [Change(v2, hosts)]))
+    fleet.store.close()
+    shutil.copy(fleet.root / "backup.db", fleet.root / "state.db")
+    fleet.store = Store.open(fleet.root / "state.db")
+
+    first = len(fleet.entries)
+    report = await Sweeper(fleet.cluster(), SweepOptions(host_fall=1, grace=0)).sweep()
+    assert sorted(s.kind for s in report.steps) == ["update", "update", "update"]
+    updates = [e.argv[1] for e in fleet.entries[first:]
+               if e.argv[:2] in (("docker", "run"), ("docker", "rm"))]  # fmt: skip
+    assert updates == ["run", "rm"] * 3  # one replica at a time (parallelism 1), gated
+    images = {fleet.dockers[h].containers[n]["Config"]["Image"]
+              for n, h in fleet.running("web").items()}  # fmt: skip
+    assert images == {"app:1"}
+    epochs = {r.epoch for r in fleet.store.slots("web").values()}
+    assert epochs == {3}  # v1 at 1, v2 at 2, restored to v1 at 3: never back to 1
