@@ -364,7 +364,7 @@ def _set_drain(host: str, drain: bool, reason: str, lock_wait: float, as_json: b
                 # when the other hosts cannot take its replicas.
                 cluster.drained_extra = {host}
                 planned = (await converge(cluster, changes, check=True)).reports
-                refusals = [r for report in planned for r in report.plan.unplaced]
+                refusals = [r for report in planned for r in report.plan.unplaced_summary()]
                 moves = [line for report in planned for line in report.lines]
                 if refusals:
                     message = f"refusing to drain {host}: " + "; ".join(refusals)

@@ -98,6 +98,25 @@ class ServicePlan:
     def bucket(self, kind: str) -> tuple[Action, ...]:
         return tuple(a for a in self.actions if a.kind == kind)
 
+    def unplaced_summary(self) -> list[str]:
+        """The unplaced reasons once each: slots with the same reason said together, so 500
+        replicas that fit nowhere make one line, not 500."""
+        by_reason: dict[tuple[str, str], list[str]] = {}
+        for text in self.unplaced:  # "slot 4 (new replica): why" or "slot h1: why"
+            head, _, why = text.partition(": ")
+            slot, _, kind = head.removeprefix("slot ").partition(" ")
+            by_reason.setdefault((kind.strip("()"), why), []).append(slot)
+        out = []
+        for (kind, why), slots in by_reason.items():
+            named, notes = ", ".join(slots), [kind]
+            if len(slots) > 3:
+                named, notes = f"{slots[0]}, {slots[1]} ... {slots[-1]}", [f"{len(slots)} slots",
+                                                                          kind]  # fmt: skip
+            note = ", ".join(n for n in notes if n)
+            out.append(f"slot{'s' if len(slots) > 1 else ''} {named}"
+                       f"{f' ({note})' if note else ''}: {why}")  # fmt: skip
+        return out
+
     @property
     def changed(self) -> bool:
         return bool(self.actions)

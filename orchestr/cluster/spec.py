@@ -40,6 +40,11 @@ ARGUMENTS: dict[str, str] = {
 }  # fmt: skip
 
 
+# Planning is linear in replicas, but a typo such as 1000000 must not run for minutes and then
+# try to start a million containers: a clear refusal instead.
+MAX_REPLICAS = 10_000
+
+
 class SpecError(ValueError):
     """One thing wrong with a service spec: the field's path, what is wrong, and a hint."""
 
@@ -69,6 +74,9 @@ def parse_service(args: Mapping[str, Any], location: str = "") -> ServiceSpec:
     secret_env = frozenset(str(n) for n in _list(args, "secret_env")) | _vaulted_names(args)
     mode = _choice(args, "mode", MODES, "replicated")
     replicas = _int(args, "replicas", 1, minimum=0)
+    if replicas > MAX_REPLICAS:
+        raise SpecError("replicas", f"{replicas} is more than orchestr places ({MAX_REPLICAS})",
+                        "a typo? for more, split the service in several")  # fmt: skip
     if mode == "global" and "replicas" in args:
         raise SpecError("replicas", "a global service runs one replica per eligible host",
                         "drop replicas, or use mode: replicated")  # fmt: skip

@@ -547,6 +547,18 @@ def test_nothing_fits_means_no_action_at_all():
     for reason in plan.unplaced:
         assert "memory" in reason and "8192 MB" in reason  # the scheduler's words
     assert plan.slots_after == {}
+    # Said once for both slots.
+    (summary,) = plan.unplaced_summary()
+    assert summary.startswith("slots 1, 2 (new replica): 2 of 2 replicas of web not placed: ")
+
+
+def test_many_unplaced_slots_are_summed_up_in_one_line():
+    spec = service(replicas=500, max_per_host=1)
+    plan = plan_for(spec, HOSTS)
+    assert len(plan.unplaced) == 497
+    assert plan.unplaced_summary() == [
+        "slots 4, 5 ... 500 (497 slots, new replica): 497 of 500 replicas of web not placed: "
+        "3 hosts ruled out by max_per_host 1"]  # fmt: skip
 
 
 def test_nothing_to_do():

@@ -162,6 +162,12 @@ def test_an_env_or_label_value_that_is_not_a_scalar_is_refused(value):
     assert refused(labels={"team": value}).field == "labels.team"
 
 
+def test_replicas_are_bounded():
+    assert parse(replicas=10_000).replicas == 10_000
+    error = refused(replicas=1_000_000)
+    assert error.field == "replicas" and "more than orchestr places (10000)" in error.message
+
+
 def test_labels_sorted_and_must_be_a_mapping():
     assert parse(labels={"team": "core", "app": 1}).labels == (("app", "1"), ("team", "core"))
     assert refused(labels="team=core").field == "labels"
